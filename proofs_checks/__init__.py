@@ -1,0 +1,7 @@
+"""The suite of claim checks: one module per paper or result family, each registering its checks on import.
+
+Find a claim's pieces: ``proofs_checks/<module>.py`` (declaration, tolerance, negative control) imports its theory
+and simulator from ``theory_lab/<family>/`` and names its figure script in ``figures/``.
+"""
+
+from proofs_checks import gaussian_refit  # noqa: F401

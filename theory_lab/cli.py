@@ -1,0 +1,239 @@
+"""`theory-lab`: list claims, check them, regenerate figures, describe the machine.
+
+Exit codes: 0 when every check PASSes, 1 when any FAILs or is INCONCLUSIVE, 2 for bad input (one line on stderr,
+nothing written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Sequence
+
+import click
+
+from theory_lab.claims import BadInput
+
+EXIT_OK, EXIT_NOT_PASS, EXIT_BAD_INPUT = 0, 1, 2
+
+_VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
+
+
+def _configure_jax() -> None:
+    """One process, one precision: every current check assumes float64 theory and simulation on CPU."""
+    os.environ.setdefault("JAX_PLATFORMS", os.environ.get("THEORY_LAB_PLATFORM", "cpu"))
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _parse_sets(sets: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in sets:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise BadInput(f"malformed --set {item!r}: expected name=value, e.g. --set gamma=2.5")
+        out[name.strip()] = value.strip()
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="theory-lab", prog_name="theory-lab")
+def cli() -> None:
+    """Numerical verification of machine-learning theory.
+
+    Each claim check compares a theorem's prediction with a JIT-compiled Monte-Carlo simulation of the same
+    quantity and returns PASS, FAIL or INCONCLUSIVE under a tolerance rule fixed in advance. Every check also runs
+    its negative control (a deliberately wrong theory) on the same data, which must FAIL.
+
+    Results go to ./results (or $THEORY_LAB_RESULTS), figures to ./figures/out (or $THEORY_LAB_FIGURES).
+    """
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the declarations as JSON.")
+def list_cmd(as_json: bool) -> int:
+    """Every claim: its id, source, statement and last verdict (quick / full)."""
+    from theory_lab.claims import registry
+    from theory_lab.store import latest_record
+
+    checks = registry()
+    if as_json:
+        out = []
+        for c in checks.values():
+            d = c.declaration()
+            d["last"] = {prof: (r or {}).get("verdict") for prof in ("quick", "full")
+                         for r in [latest_record(c.id, prof)]}
+            out.append(d)
+        click.echo(json.dumps(out, indent=2, default=str))
+        return EXIT_OK
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title="theory_lab claims", show_lines=True)
+    for col in ("id", "source", "statement", "quick", "full"):
+        t.add_column(col, overflow="fold")
+    for c in checks.values():
+        last = []
+        for prof in ("quick", "full"):
+            r = latest_record(c.id, prof)
+            v = r["verdict"] if r else "-"
+            last.append(f"[{_VERDICT_STYLE.get(v, '')}]{v}[/]" if r else "-")
+        t.add_row(c.id, escape(c.source.cite()), escape(c.statement), *last)
+    _console().print(t)
+    return EXIT_OK
+
+
+@cli.command("check")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Check every registered claim.")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="quick: CPU-sized (seconds); full: paper scale, for accelerators.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a declared parameter (repeatable); lists are comma-separated, e.g. gamma=0.5,2.")
+@click.option("--seeds", type=int, default=None, help="Trials per sweep point (default: the profile's).")
+@click.option("--root-seed", type=int, default=0, show_default=True, help="Root of all PRNG keys.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the record as JSON (an object for one check, a list for several) instead of the table.")
+@click.option("--no-cache", is_flag=True, help="Recompute even if a finished run with the same key is stored.")
+@click.option("--no-figures", is_flag=True, help="Skip writing figures.")
+def check_cmd(ids: tuple[str, ...], run_all: bool, profile: str, sets: tuple[str, ...], seeds: int | None,
+              root_seed: int, as_json: bool, no_cache: bool, no_figures: bool) -> int:
+    """Check claims IDS (or --all) and print their verdicts.
+
+    \b
+    Examples:
+      theory-lab check --all --profile quick
+      theory-lab check rmt.hmrt-ridgeless --set gamma=2.5 --set r2=2 --set sigma2=0.5 --json
+    """
+    from theory_lab.claims import get_check, registry, resolve_params, run_check
+
+    if run_all == bool(ids):
+        raise BadInput("give check ids or --all (not both); see `theory-lab list`")
+    if seeds is not None and seeds < 2:
+        raise BadInput(f"--seeds must be at least 2 (standard errors need two trials), got {seeds}")
+    if root_seed < 0 or root_seed >= 2**32:
+        raise BadInput(f"--root-seed must be in [0, 2^32), got {root_seed}")
+    overrides = _parse_sets(sets)
+    checks = list(registry().values()) if run_all else [get_check(i) for i in dict.fromkeys(ids)]
+    # Validate every check's input before anything runs or touches the disk.
+    for c in checks:
+        resolve_params(c, profile, overrides)
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    err = _console(stderr=True)
+    records: list[dict[str, Any]] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} trials"),
+                  TimeElapsedColumn(), console=err, disable=not err.is_terminal, transient=True) as bar:
+        for c in checks:
+            task = bar.add_task(c.id, total=None)
+
+            def progress(done: int, total: int, task=task) -> None:
+                bar.update(task, completed=done, total=total)
+
+            records.append(run_check(c, profile=profile, overrides=overrides, seeds=seeds, root_seed=root_seed,
+                                     use_cache=not no_cache, progress=progress, make_figure=not no_figures))
+    if as_json:
+        click.echo(json.dumps(records[0] if len(records) == 1 else records, indent=2, default=str))
+    else:
+        _print_verdicts(records)
+    return EXIT_OK if all(r["verdict"] == "PASS" for r in records) else EXIT_NOT_PASS
+
+
+def _print_verdicts(records: Sequence[dict[str, Any]]) -> None:
+    """A compact verdict table, then per check the evidence (worst point of each rule) and where things went."""
+    from rich.table import Table
+
+    t = Table(title="verdicts")
+    for col in ("check", "verdict", "negative control", "points x seeds", "time", "run"):
+        t.add_column(col, no_wrap=col == "check")
+    for r in records:
+        v, cv = r["verdict"], r["control"]["verdict"]
+        t.add_row(r["check"], f"[{_VERDICT_STYLE[v]}]{v}[/]",
+                  f"[{'green' if cv == 'FAIL' else 'red'}]{cv}[/] ({'as required' if cv == 'FAIL' else 'NOT rejected'})",
+                  f"{r['points']} x {r['seeds']}", f"{r.get('wall_seconds', 0):.1f}s", str(r["cache"]))
+    from rich.markup import escape
+
+    con = _console()
+    con.print(t)
+    for r in records:
+        con.print(f"[bold]{r['check']}[/] — {escape(r['statement'])}")
+        for g in r["rules"]:
+            con.print(f"  {g['name']} ({g['rule']}) [{_VERDICT_STYLE[g['verdict']]}]{g['verdict']}[/]: {escape(g['summary'])}")
+        for note in r.get("notes", []):
+            con.print(f"  [yellow]note:[/] {escape(note)}")
+        con.print(f"  record: {r['run_dir']}/record.json")
+        if r.get("figures"):
+            con.print(f"  figures: {', '.join(r['figures'])}")
+
+
+@cli.command("figures")
+@click.argument("ids", nargs=-1)
+@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True)
+def figures_cmd(ids: tuple[str, ...], profile: str) -> int:
+    """Regenerate the figures of IDS (default: all) from stored records; a missing record is computed first."""
+    from theory_lab.claims import _save_figure, get_check, registry, run_check
+    from theory_lab.store import latest_record
+
+    checks = [get_check(i) for i in ids] if ids else list(registry().values())
+    con = _console()
+    for c in checks:
+        rec = latest_record(c.id, profile)
+        if rec is None:
+            rec = run_check(c, profile=profile, make_figure=False)
+        for path in _save_figure(c, rec, rec.get("label", profile)):
+            con.print(path)
+    return EXIT_OK
+
+
+@cli.command("info")
+@click.option("--json", "as_json", is_flag=True)
+def info_cmd(as_json: bool) -> int:
+    """Devices, precision, package versions and where results and figures go."""
+    from theory_lab.claims import environment
+    from theory_lab.plotting import figures_root
+    from theory_lab.store import results_root
+
+    env = environment()
+    env["results_root"] = str(results_root().resolve())
+    env["figures_root"] = str(figures_root().resolve())
+    if as_json:
+        click.echo(json.dumps(env, indent=2))
+    else:
+        for k, v in env.items():
+            click.echo(f"{k}: {v}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; turns every input error into one line on stderr and exit code 2."""
+    _configure_jax()
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="theory-lab", standalone_mode=False)
+    except BadInput as e:
+        click.echo(f"theory-lab: error: {e}", err=True)
+        return EXIT_BAD_INPUT
+    except click.exceptions.NoArgsIsHelp as e:  # `theory-lab` alone: show help, not an error
+        click.echo(e.ctx.get_help() if e.ctx else str(e))
+        return EXIT_OK
+    except click.UsageError as e:
+        click.echo(f"theory-lab: error: {e.format_message()}", err=True)
+        return EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        click.echo("theory-lab: aborted", err=True)
+        return 130
+    if isinstance(rv, int):
+        return rv
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
