@@ -31,7 +31,10 @@ def _configure_jax() -> None:
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    con = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not con.is_terminal:  # logs and pipes: wide enough that ids and numbers are not folded
+        con = Console(stderr=stderr, highlight=False, soft_wrap=False, width=140)
+    return con
 
 
 def _parse_sets(sets: Sequence[str]) -> dict[str, str]:
@@ -79,7 +82,7 @@ def list_cmd(as_json: bool) -> int:
 
     t = Table(title="theory_lab claims", show_lines=True)
     for col in ("id", "source", "statement", "quick", "full"):
-        t.add_column(col, overflow="fold")
+        t.add_column(col, overflow="fold", no_wrap=col in ("id", "quick", "full"))
     for c in checks.values():
         last = []
         for prof in ("quick", "full"):
@@ -221,10 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as e:
         click.echo(f"theory-lab: error: {e}", err=True)
         return EXIT_BAD_INPUT
-    except click.exceptions.NoArgsIsHelp as e:  # `theory-lab` alone: show help, not an error
-        click.echo(e.ctx.get_help() if e.ctx else str(e))
-        return EXIT_OK
     except click.UsageError as e:
+        no_args = getattr(click.exceptions, "NoArgsIsHelpError", None)
+        if no_args is not None and isinstance(e, no_args) and e.ctx is not None:
+            click.echo(e.ctx.get_help())  # `theory-lab` alone: the help, not an error
+            return EXIT_OK
         click.echo(f"theory-lab: error: {e.format_message()}", err=True)
         return EXIT_BAD_INPUT
     except click.exceptions.Abort:

@@ -1,0 +1,144 @@
+"""Tolerance rules: each must be able to FAIL, treat NaN/Inf as INCONCLUSIVE, and keep its false-FAIL rate."""
+
+import math
+
+import numpy as np
+import pytest
+
+from theory_lab.rules import (
+    Agree,
+    BoundHolds,
+    Row,
+    TransitionAt,
+    Verdict,
+    combine,
+    critical_z,
+    fit_power_law,
+    locate_crossing,
+    mean_and_se,
+    variance_and_se,
+)
+
+
+def _rows(devs, se=1.0, theory=10.0):
+    return [Row({"i": i}, theory, theory + d, se) for i, d in enumerate(devs)]
+
+
+def test_critical_z_bonferroni():
+    assert critical_z(0.05, 1) == pytest.approx(1.959964, abs=1e-5)
+    assert critical_z(0.05, 10) == pytest.approx(2.807034, abs=1e-5)
+    assert critical_z(0.05, 1, two_sided=False) == pytest.approx(1.644854, abs=1e-5)
+
+
+@pytest.mark.parametrize("correction", ["bonferroni", "holm"])
+def test_agree_pass_and_fail(correction):
+    rule = Agree(alpha=0.01, correction=correction)
+    assert rule.evaluate(_rows([0.5, -1.0, 2.0])).verdict is Verdict.PASS
+    res = rule.evaluate(_rows([0.5, -1.0, 6.0]))
+    assert res.verdict is Verdict.FAIL
+    assert [r["ok"] for r in res.rows] == [True, True, False]
+    assert "i=2" in res.summary
+
+
+def test_agree_finite_size_term_is_not_tested():
+    rows = _rows([4.0])
+    assert Agree(alpha=0.01).evaluate(rows).verdict is Verdict.FAIL
+    assert Agree(alpha=0.01, finite_size=2.0).evaluate(rows).verdict is Verdict.PASS
+    # Callable finite-size terms see the row.
+    assert Agree(alpha=0.01, finite_size=lambda r: 0.2 * r.theory).evaluate(rows).verdict is Verdict.PASS
+
+
+def test_agree_nan_is_inconclusive_and_named():
+    rows = _rows([0.1, 0.2]) + [Row({"i": 7}, 10.0, math.nan, 1.0)]
+    res = Agree().evaluate(rows)
+    assert res.verdict is Verdict.INCONCLUSIVE
+    assert "i=7" in res.summary
+    rows = _rows([0.1]) + [Row({"i": 8}, 10.0, 10.0, 1.0, n_bad=3)]
+    assert Agree().evaluate(rows).verdict is Verdict.INCONCLUSIVE
+    # A failing row still makes it FAIL: evidence against the theory stands beside undecided rows.
+    rows = _rows([50.0]) + [Row({"i": 9}, 10.0, math.inf, 1.0)]
+    assert Agree().evaluate(rows).verdict is Verdict.FAIL
+
+
+def test_agree_too_wide_to_decide_is_inconclusive():
+    rows = _rows([0.1], se=50.0)
+    assert Agree(max_halfwidth=0.5).evaluate(rows).verdict is Verdict.INCONCLUSIVE
+    assert Agree().evaluate(rows).verdict is Verdict.PASS
+
+
+def test_holm_is_at_least_as_powerful_as_bonferroni():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        devs = rng.normal(size=20) + rng.choice([0, 3.5], size=20)
+        b = Agree(alpha=0.05).evaluate(_rows(devs))
+        h = Agree(alpha=0.05, correction="holm").evaluate(_rows(devs))
+        assert sum(r["ok"] is False for r in h.rows) >= sum(r["ok"] is False for r in b.rows)
+
+
+@pytest.mark.parametrize("correction", ["bonferroni", "holm"])
+def test_agree_false_fail_rate_is_at_most_alpha(correction):
+    """Under the null (exact theory, Gaussian estimates) the family-wise false-FAIL rate stays <= alpha."""
+    rng = np.random.default_rng(1)
+    alpha, trials = 0.05, 4000
+    fails = sum(Agree(alpha=alpha, correction=correction).evaluate(_rows(rng.normal(size=12))).verdict
+                is Verdict.FAIL for _ in range(trials))
+    assert fails / trials <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / trials)
+
+
+def test_bound_holds_uses_upper_confidence_limit_and_reports_slack():
+    rule = BoundHolds(alpha=0.05)
+    ok = rule.evaluate([Row({"i": 0}, theory=1.0, mean=0.5, se=0.1)])
+    assert ok.verdict is Verdict.PASS and ok.rows[0]["slack"] == pytest.approx(0.5)
+    # Mean below the bound but its upper confidence limit above: the bound is not shown to hold.
+    near = rule.evaluate([Row({"i": 0}, theory=1.0, mean=0.95, se=0.1)])
+    assert near.verdict is Verdict.FAIL
+    lower = BoundHolds(side="lower").evaluate([Row({"i": 0}, theory=1.0, mean=2.0, se=0.1)])
+    assert lower.verdict is Verdict.PASS
+
+
+def test_bound_holds_flags_vacuous_bounds():
+    res = BoundHolds(vacuous_at=1.0).evaluate([Row({"i": 0}, theory=1.5, mean=0.3, se=0.01)])
+    assert res.rows[0]["vacuous"] is True
+    assert "vacuous" in res.summary
+
+
+def test_transition_at():
+    rule = TransitionAt(alpha=0.05)
+    assert rule.evaluate([Row({"i": 0}, theory=0.5, mean=0.52, se=0.02)]).verdict is Verdict.PASS
+    res = rule.evaluate([Row({"i": 0}, theory=0.5, mean=0.7, se=0.02)])
+    assert res.verdict is Verdict.FAIL and res.rows[0]["ci_low"] > 0.5
+    assert rule.evaluate([Row({"i": 0}, theory=0.5, mean=math.nan, se=math.nan)]).verdict is Verdict.INCONCLUSIVE
+
+
+def test_locate_crossing():
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([1.0, 0.8, 0.2, 0.0])
+    xs, se = locate_crossing(x, y, np.full(4, 0.01), 0.5)
+    assert xs == pytest.approx(1.5) and 0 < se < 0.1
+    assert math.isnan(locate_crossing(x, y + 2, np.full(4, 0.01), 0.5)[0])
+
+
+def test_combine():
+    assert combine([Verdict.PASS, Verdict.PASS]) is Verdict.PASS
+    assert combine([Verdict.PASS, Verdict.INCONCLUSIVE]) is Verdict.INCONCLUSIVE
+    assert combine([Verdict.INCONCLUSIVE, Verdict.FAIL]) is Verdict.FAIL
+    with pytest.raises(ValueError):
+        combine([])
+
+
+def test_estimators():
+    rng = np.random.default_rng(2)
+    x = rng.normal(3.0, 2.0, size=(1, 200_000))
+    m, se, bad = mean_and_se(x)
+    assert abs(m[0] - 3.0) < 4 * se[0] and se[0] == pytest.approx(2 / math.sqrt(2e5), rel=0.02)
+    v, vse, _ = variance_and_se(x)
+    assert abs(v[0] - 4.0) < 4 * vse[0] and vse[0] == pytest.approx(4 * math.sqrt(2 / 2e5), rel=0.05)
+    x[0, 5] = np.nan
+    assert mean_and_se(x)[2][0] == 1
+
+
+def test_fit_power_law():
+    x = np.array([10.0, 20.0, 40.0, 80.0])
+    y = 3.0 * x**-0.5
+    slope, se, c = fit_power_law(x, y, 0.01 * y)
+    assert slope == pytest.approx(-0.5) and c == pytest.approx(math.log(3.0)) and se > 0
