@@ -89,9 +89,12 @@ def test_bound_holds_uses_upper_confidence_limit_and_reports_slack():
     rule = BoundHolds(alpha=0.05)
     ok = rule.evaluate([Row({"i": 0}, theory=1.0, mean=0.5, se=0.1)])
     assert ok.verdict is Verdict.PASS and ok.rows[0]["slack"] == pytest.approx(0.5)
-    # Mean below the bound but its upper confidence limit above: the bound is not shown to hold.
+    # Mean below the bound but its upper confidence limit above: neither shown to hold nor shown violated.
     near = rule.evaluate([Row({"i": 0}, theory=1.0, mean=0.95, se=0.1)])
-    assert near.verdict is Verdict.FAIL
+    assert near.verdict is Verdict.INCONCLUSIVE and "undecided" in near.summary
+    # The lower confidence limit above the bound: violated.
+    over = rule.evaluate([Row({"i": 0}, theory=1.0, mean=1.5, se=0.1)])
+    assert over.verdict is Verdict.FAIL and over.rows[0]["slack"] == pytest.approx(-0.5)
     lower = BoundHolds(side="lower").evaluate([Row({"i": 0}, theory=1.0, mean=2.0, se=0.1)])
     assert lower.verdict is Verdict.PASS
 

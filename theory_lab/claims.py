@@ -164,6 +164,7 @@ class Check:
       ``evidence(p, sweep, control)``: the compared rows and rules; with ``control=True`` the same rows against the
         negative-control theory.
       ``validate(p)``: optional cross-parameter checks (raise :class:`BadInput`).
+      ``display(p, sweep)``: optional summaries the figure needs beyond the compared rows.
     """
 
     id: str = ""
@@ -187,6 +188,10 @@ class Check:
 
     def validate(self, p: Mapping[str, Any]) -> None:
         return None
+
+    def display(self, p: Mapping[str, Any], sweep) -> dict[str, Any]:
+        """Extra JSON-able summaries for the figure only (e.g. a mean histogram); never part of the verdict."""
+        return {}
 
     def param(self, name: str) -> Param:
         for prm in self.params:
@@ -369,6 +374,7 @@ def run_check(
         "rules": rules,
         "control": {"description": check.negative_control, "verdict": str(control_verdict), "rules": control_rules},
         "notes": notes,
+        "display": check.display(p, sweep),
         "precision": check.precision,
         "cache": {"computed": "computed", "resumed": "resumed", "cached": "chunks-from-store"}[sweep.status],
         "chunks": {"computed": sweep.chunks_computed, "total": sweep.chunks_total},

@@ -87,7 +87,8 @@ def caption(fig: Figure, record: Mapping[str, Any]) -> None:
     worst = "; ".join(f"{g['name']}: {g['summary']}" for g in record["rules"])
     fig.supxlabel(
         f"{record['check']}: {record['verdict']} (negative control: {record['control']['verdict']})  ·  "
-        f"profile {record['label']}, {record['seeds']} seeds/point, error bars ±{CI_Z}·SE\n{_wrap(worst, 150)}",
+        f"profile {record['label']}, {record['seeds']} seeds/point, error bars ±{CI_Z}·SE\n"
+        f"{_wrap(worst, int(fig.get_figwidth() * 19))}",
         fontsize=6.5, color="#333333",
     )
 

@@ -248,11 +248,14 @@ def _agree_summary(rows: Sequence[Row], out: list[dict[str, Any]], bad_names: li
 class BoundHolds:
     """One-sided: the simulated quantity stays below (``side="upper"``) or above (``"lower"``) the bound.
 
-    A row holds when the one-sided upper confidence limit mean + z * SE is <= bound (mirror for ``"lower"``), with z
-    Bonferroni-corrected over rows at family-wise level ``alpha``. This is conservative in the direction that matters:
-    the bound must hold even for the worst value the data cannot exclude. The slack bound - mean (mirror for lower)
-    is reported per row. A bound that is trivially true (at or beyond ``vacuous_at``, e.g. a probability bounded by 1)
-    is flagged vacuous in the row and the summary: it cannot fail, so it is evidence of nothing.
+    With z Bonferroni-corrected over rows at family-wise level ``alpha`` (one-sided), a row
+      * holds (PASS) when its upper confidence limit mean + z * SE is <= bound: the bound holds even for the worst
+        value the data cannot exclude;
+      * is violated (FAIL) when its lower confidence limit mean - z * SE is > bound: the data exclude the bound;
+      * is undecided (INCONCLUSIVE) otherwise: the Monte-Carlo error is too large to tell (more seeds decide it).
+    (Mirror everything for ``"lower"``.) The slack bound - mean (mirror for lower) is reported per row. A bound that
+    is trivially true (at or beyond ``vacuous_at``, e.g. a probability bounded by 1) is flagged vacuous in the row and
+    the summary: it cannot fail, so it is evidence of nothing.
     """
 
     alpha: float = 0.01
@@ -288,14 +291,19 @@ class BoundHolds:
             slack = sign * (r.theory - r.mean)
             vacuous = self.vacuous_at is not None and sign * (r.theory - self.vacuous_at) >= 0
             n_vacuous += bool(vacuous)
-            ok = sign * (r.theory - limit) >= 0
-            rec.update(slack=slack, limit=limit, z_crit=z, ok=ok, vacuous=vacuous, note="vacuous bound" if vacuous else "")
+            holds = sign * (r.theory - limit) >= 0
+            violated = sign * (r.mean - sign * z * r.se - r.theory) > 0
+            ok = True if holds else (False if violated else None)
+            note = "vacuous bound" if vacuous else ("" if ok is not None else "undecided: confidence interval straddles the bound")
+            rec.update(slack=slack, limit=limit, z_crit=z, ok=ok, vacuous=vacuous, note=note)
             out.append(rec)
         verdict = _decide(out, bad_names)
         decided = [(o["slack"], r) for o, r in zip(out, rows) if o.get("slack") is not None]
         if decided:
             slack, worst = min(decided, key=lambda s: s[0])
-            summary = (f"{sum(1 for o in out if o['ok'] is False)}/{len(rows)} rows violate the bound; "
+            undecided = sum(1 for o in out if o["ok"] is None)
+            summary = (f"{sum(1 for o in out if o['ok'] is False)}/{len(rows)} rows violate the bound"
+                       + (f", {undecided} undecided" if undecided else "") + "; "
                        f"tightest {worst.name()}: bound {worst.theory:.5g}, sim {worst.mean:.5g} ± {worst.se:.2g}, "
                        f"slack {slack:.3g}")
         else:

@@ -168,7 +168,7 @@ class RunStore:
 
     def write_record(self, record: Mapping[str, Any]) -> None:
         atomic_write_json(self.record_path, record)
-        atomic_write_json(self.root / self.check_id / f"latest-{record.get('profile', 'custom')}.json", record)
+        atomic_write_json(self.root / self.check_id / f"latest-{record.get('label', record.get('profile', 'custom'))}.json", record)
 
     def read_record(self) -> dict[str, Any] | None:
         return json.loads(self.record_path.read_text()) if self.record_path.exists() else None

@@ -156,15 +156,21 @@ def _memory_budget(memory_budget: int | None) -> int:
 
 
 def _chunk_for_budget(program, args_for, n_dev: int, budget: int, total: int) -> int:
-    """Chunk size from XLA's memory analysis of a small probe batch (per-element bytes scale linearly)."""
-    probe = n_dev
+    """The largest chunk (a multiple of the device count) whose compiled program fits ``budget`` bytes.
+
+    XLA's memory analysis of the whole group is tried first: when it fits (the common case) that compiled program is
+    the one that runs, so sizing costs no extra compile. Otherwise the per-element bytes scale the chunk down.
+    """
+    whole = math.ceil(total / n_dev) * n_dev
     try:
-        mem = program.lower(*args_for(probe)).compile().memory_analysis()
-        per = (mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes) / probe
+        mem = program.lower(*args_for(whole)).compile().memory_analysis()
+        used = mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
     except Exception:  # memory analysis is best-effort on some backends; fall back to one chunk
-        return total
-    chunk = max(n_dev, int(budget // max(per, 1.0)) // n_dev * n_dev)
-    return min(chunk, math.ceil(total / n_dev) * n_dev)
+        return whole
+    if used <= budget:
+        return whole
+    per = used / whole
+    return max(n_dev, int(budget // max(per, 1.0)) // n_dev * n_dev)
 
 
 def run_sweep(
