@@ -2,6 +2,8 @@
 written, and its declaration is complete. Plus the engine's own guarantees (control downgrade, caching)."""
 
 import json
+
+import jax.numpy as jnp
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,55 @@ def test_cache_hit_and_no_cache():
     assert second["cache"] == "hit" and second["rules"] == first["rules"]
     third = run_check(c, overrides=over, seeds=100, make_figure=False, use_cache=False)
     assert third["cache"] == "computed" and third["rules"] == first["rules"]  # same seed, same numbers
+
+
+def test_load_result_gives_labelled_arrays_without_recomputing():
+    from theory_lab.claims import load_result
+
+    rec = run_check(registry()["loops.gaussian-refit"], overrides={"t": "6"}, seeds=64, make_figure=False)
+    res = load_result(rec)
+    assert res.status == "cached" and res.chunks_computed == 0
+    assert res.data["log_var"].shape == (2, 64, 7)
+    assert res.sel("log_var", n_real=5.0).shape == (64, 7)
+
+
+def test_changed_code_is_reported_stale(monkeypatch):
+    import theory_lab.store as store
+
+    c = registry()["loops.gaussian-refit"]
+    run_check(c, overrides={"t": "4"}, seeds=32, make_figure=False)
+    monkeypatch.setattr(store, "code_version", lambda: "other-code")
+    rec = run_check(c, overrides={"t": "4"}, seeds=32, make_figure=False)
+    assert rec["cache"].startswith("computed") and "stale" in rec["cache"]
+
+
+class _Diverging(_Toothless):
+    """A toy check whose simulation returns NaN at one sweep point."""
+
+    id = "test.diverging"
+
+    def grid(self, p):
+        return Grid.product(static={}, dynamic={"scale": [1.0, -1.0]})
+
+    def simulate(self, key, static, dynamic):
+        import jax
+
+        x = jax.random.normal(key)
+        return {"x": jnp.where(dynamic["scale"] < 0, jnp.nan, x)}
+
+    def evidence(self, p, sweep, control=False):
+        from theory_lab.rules import mean_and_se
+
+        rows = []
+        for i, scale in enumerate(sweep.coords["scale"]):
+            m, se, bad = mean_and_se(sweep.data["x"][i])
+            rows.append(Row({"scale": float(scale)}, 5.0 if control else 0.0, float(m), float(se), int(bad)))
+        return [Evidence("mean", Agree(), rows)]
+
+
+def test_nan_in_simulation_is_inconclusive_and_named():
+    rec = run_check(_Diverging(), make_figure=False)
+    assert rec["verdict"] == "INCONCLUSIVE"
+    assert "scale=-1" in rec["rules"][0]["summary"]
+    bad_row = [r for r in rec["rules"][0]["rows"] if r["scale"] == -1.0][0]
+    assert bad_row["n_bad"] == 50 and bad_row["ok"] is None

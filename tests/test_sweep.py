@@ -41,36 +41,36 @@ def test_bit_identical_across_chunk_sizes_and_device_counts(tmp_path):
         for name in ("top", "moments", "walk"):
             assert r[name].shape == ref[name].shape, key
             assert r[name].tobytes() == ref[name].tobytes(), f"{name} differs for devices, chunk = {key}"
-    # Chunking really happened: chunk 1 on one device computes one chunk per (point, seed) pair.
-    assert runs[(1, 1)]["total"] == 12 * 9
+    # Chunking really happened: on one device chunk 1 means one block (16 pairs) per chunk, 54 pairs per group.
+    assert runs[(1, 1)]["total"] == 2 * 4
     assert runs[(1, "all")]["total"] == 2
 
 
 def test_sigkill_mid_sweep_resumes_without_recomputing(tmp_path):
     store_dir = tmp_path / "store"
     out = tmp_path / "killed.npz"
-    proc = subprocess.Popen([sys.executable, str(PROBE), str(out), "4", str(store_dir), "0.3"], env=_probe_env(1),
+    proc = subprocess.Popen([sys.executable, str(PROBE), str(out), "16", str(store_dir), "0.3"], env=_probe_env(1),
                             stdout=subprocess.PIPE, text=True)
     seen = 0
     for line in proc.stdout:
         if line.startswith("progress"):
             seen += 1
-        if seen == 5:
+        if seen == 3:
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
     finished = [p for p in (store_dir / "probe" / "run").glob("*.npz")]
-    assert len(finished) >= 5  # at least the chunks reported before the kill are on disk
-    resumed = _run_probe(tmp_path, 1, 4, store_dir)
-    assert len(finished) < resumed["total"]  # killed mid-run (28 chunks: 2 groups x 54 pairs / 4)
+    assert len(finished) >= 3  # at least the chunks reported before the kill are on disk
+    resumed = _run_probe(tmp_path, 1, 16, store_dir)
+    assert len(finished) < resumed["total"]  # killed mid-run
     assert resumed["computed"] == resumed["total"] - len(finished)
-    fresh = _run_probe(tmp_path, 1, 4)
+    fresh = _run_probe(tmp_path, 1, 16)
     for name in ("top", "moments", "walk"):
         assert resumed[name].tobytes() == fresh[name].tobytes()
     # A finished sweep is served from the store: nothing recomputed.
-    again = _run_probe(tmp_path, 1, 4, store_dir)
+    again = _run_probe(tmp_path, 1, 16, store_dir)
     assert again["computed"] == 0
 
 
@@ -82,9 +82,9 @@ def test_one_compile_per_static_group_and_no_recompile_for_new_dynamic_values():
         return {"x": jnp.sum(jax.random.normal(key, (static["n"],))) * dynamic["a"]}
 
     grid = Grid.product(static={"n": [3, 4]}, dynamic={"a": [1.0, 2.0, 3.0]})
-    run_sweep(sim, grid, seeds=4, chunk_size=5)
+    run_sweep(sim, grid, seeds=16, chunk_size=16)
     assert sorted(traces) == [3, 4]  # one trace per static group, despite 3 chunks per group
-    run_sweep(sim, Grid.product(static={"n": [3]}, dynamic={"a": [7.0, 8.0]}), seeds=4, chunk_size=5)
+    run_sweep(sim, Grid.product(static={"n": [3]}, dynamic={"a": [7.0, 8.0]}), seeds=16, chunk_size=16)
     assert sorted(traces) == [3, 4]  # new dynamic values reuse the compiled program
 
 
@@ -108,3 +108,15 @@ def test_grid_validation():
         Grid.from_points([], static=())
     with pytest.raises(ValueError):
         run_sweep(lambda k, s, d: {}, Grid.product({"n": [1]}, {}), seeds=0)
+
+
+def test_memory_budget_splits_into_chunks_with_identical_results():
+    def sim(key, static, dynamic):
+        x = jax.random.normal(key, (static["n"], static["n"]))
+        return {"t": jnp.trace(x @ x.T) * dynamic["a"]}
+
+    grid = Grid.product(static={"n": [16]}, dynamic={"a": [1.0, 2.0]})
+    whole = run_sweep(sim, grid, seeds=128, memory_budget=1 << 30)
+    small = run_sweep(sim, grid, seeds=128, memory_budget=20_000)
+    assert whole.chunks_total == 1 and small.chunks_total > 1
+    assert whole.data["t"].tobytes() == small.data["t"].tobytes()

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import difflib
 import importlib
+import json
 import math
 import platform
 import shutil
@@ -38,6 +39,7 @@ __all__ = [
     "get_check",
     "resolve_params",
     "run_check",
+    "load_result",
     "Verdict",
 ]
 
@@ -346,6 +348,10 @@ def run_check(
                 cached["figures"] = _save_figure(check, cached, label)
             return cached
 
+    # Say why this run computes: a stored result for the same inputs made by other code is stale, not reused.
+    previous = store_mod.latest_record(check.id, label)
+    stale = (previous is not None and previous.get("run_key") != key and previous.get("seeds") == n_seeds
+             and previous.get("root_seed") == root_seed and previous.get("params") == json.loads(json.dumps(p)))
     t0 = time.perf_counter()
     sweep = run_sweep(check.simulate, check.grid(p), seeds=n_seeds, root_seed=root_seed, store=rs,
                       progress=progress, chunk_size=chunk_size)
@@ -376,7 +382,8 @@ def run_check(
         "notes": notes,
         "display": check.display(p, sweep),
         "precision": check.precision,
-        "cache": {"computed": "computed", "resumed": "resumed", "cached": "chunks-from-store"}[sweep.status],
+        "cache": {"computed": "computed", "resumed": "resumed", "cached": "chunks-from-store"}[sweep.status]
+        + (" (stored result stale: code changed)" if stale else ""),
         "chunks": {"computed": sweep.chunks_computed, "total": sweep.chunks_total},
         "sim_seconds": round(sim_time, 3),
         "environment": environment(),
@@ -388,6 +395,21 @@ def run_check(
     record["wall_seconds"] = round(time.perf_counter() - t0, 3)
     rs.write_record(record)
     return record
+
+
+def load_result(record: Mapping[str, Any]):
+    """The per-trial simulation behind a record, as a labelled :class:`~theory_lab.sweep.SweepResult`.
+
+    Chunks are read from the record's run folder (nothing is recomputed while they are there; any that are missing
+    are simulated again, bit-identically, from the same keys).
+    """
+    from theory_lab.store import RunStore
+    from theory_lab.sweep import run_sweep
+
+    check = get_check(record["check"])
+    rs = RunStore(check.id, record["run_key"], {})
+    return run_sweep(check.simulate, check.grid(record["params"]), seeds=record["seeds"],
+                     root_seed=record["root_seed"], store=rs)
 
 
 def _save_figure(check: Check, record: Mapping[str, Any], label: str) -> list[str]:

@@ -158,6 +158,14 @@ class RunStore:
         self.manifest()["chunks"][name] = {"sha256": hashlib.sha256(data).hexdigest()}
         self._save_manifest()
 
+    def chunk_size(self, group: int) -> int | None:
+        """The chunk size a static group was first run with, so a resumed run finds its chunks without re-sizing."""
+        return self.manifest().get("chunk_sizes", {}).get(str(group))
+
+    def set_chunk_size(self, group: int, size: int) -> None:
+        self.manifest().setdefault("chunk_sizes", {})[str(group)] = int(size)
+        self._save_manifest()
+
     def chunk_names(self) -> list[str]:
         return sorted(self.manifest()["chunks"])
 

@@ -36,6 +36,9 @@ Simulator = Callable[[jax.Array, Mapping[str, Any], Mapping[str, jax.Array]], Ma
 #: Bytes one chunk may use (arguments + temporaries + outputs, per XLA's memory analysis); override with
 #: THEORY_LAB_MEMORY_BUDGET (bytes) or the ``memory_budget`` argument.
 DEFAULT_MEMORY_BUDGET = 1 << 30
+#: Default largest chunk (trials): small enough for frequent progress reports and fine-grained resume, large enough
+#: that per-chunk dispatch and the atomic write are negligible.
+MAX_CHUNK = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,14 +131,21 @@ def _device_mesh() -> jax.sharding.Mesh:
 
 _PROGRAMS: dict[tuple, Any] = {}
 
+#: Trials computed side by side by one vmapped block. Every trial is always computed inside a block of exactly this
+#: width, whatever the chunk size or device count: XLA picks its vectorisation (and hence the summation order of
+#: reductions) from the batch width, so a fixed width is what makes results bit-identical across chunkings.
+BLOCK = 16
 
-def _batched_program(sim: Simulator, static: Mapping[str, Any], dynamic_names: Sequence[str]):
-    """jit(vmap(one trial)) for one static group; keys are derived from indices inside the program.
 
-    Programs are memoised per (simulator, static values, dynamic axis names), so a later sweep over the same
-    static group reuses the compiled program; dynamic values are traced arrays and never trigger a recompile.
+def _batched_program(sim: Simulator, static: Mapping[str, Any], dynamic_names: Sequence[str],
+                     mesh: jax.sharding.Mesh):
+    """The compiled program of one static group: shard the batch over devices, then on each device scan over
+    blocks of ``BLOCK`` trials, each block a ``vmap`` of one trial. Keys are derived from indices inside.
+
+    Programs are memoised per (simulator, static values, dynamic axis names, devices), so a later sweep over the
+    same static group reuses the compiled program; dynamic values are traced arrays and never trigger a recompile.
     """
-    cache_key = (sim, tuple(sorted(static.items())), tuple(dynamic_names))
+    cache_key = (sim, tuple(sorted(static.items())), tuple(dynamic_names), mesh.devices.tobytes())
     if cache_key in _PROGRAMS:
         return _PROGRAMS[cache_key]
 
@@ -143,7 +153,20 @@ def _batched_program(sim: Simulator, static: Mapping[str, Any], dynamic_names: S
         key = jax.random.fold_in(jax.random.fold_in(jax.random.key(root_seed), point_idx), seed_idx)
         return dict(sim(key, static, dict(zip(dynamic_names, dyn_values))))
 
-    program = jax.jit(jax.vmap(one, in_axes=(None, 0, 0, 0)))
+    block = jax.vmap(one, in_axes=(None, 0, 0, 0))
+
+    def local(root_seed, point_idx, seed_idx, dyn_values):
+        # This device's shard, a whole number of blocks: scan over them (lax.map), vmap within each.
+        def split(a):
+            return a.reshape((-1, BLOCK) + a.shape[1:])
+
+        out = jax.lax.map(lambda args: block(root_seed, *args), (split(point_idx), split(seed_idx), split(dyn_values)))
+        return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), out)
+
+    spec = PartitionSpec("batch")
+    # check_vma=False: simulators are written for one trial and need not annotate device-varying values.
+    program = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), spec, spec, spec), out_specs=spec,
+                                    check_vma=False))
     _PROGRAMS[cache_key] = program
     return program
 
@@ -155,13 +178,14 @@ def _memory_budget(memory_budget: int | None) -> int:
     return int(env) if env else DEFAULT_MEMORY_BUDGET
 
 
-def _chunk_for_budget(program, args_for, n_dev: int, budget: int, total: int) -> int:
-    """The largest chunk (a multiple of the device count) whose compiled program fits ``budget`` bytes.
+def _chunk_for_budget(program, args_for, unit: int, budget: int, total: int) -> int:
+    """The largest chunk (a multiple of ``unit`` = devices x BLOCK, at most MAX_CHUNK trials unless one unit is
+    larger) whose compiled program fits ``budget`` bytes.
 
-    XLA's memory analysis of the whole group is tried first: when it fits (the common case) that compiled program is
-    the one that runs, so sizing costs no extra compile. Otherwise the per-element bytes scale the chunk down.
+    XLA's memory analysis at that size is tried first: when it fits (the common case) that compiled program is the
+    one that runs, so sizing costs no extra compile. Otherwise the per-element bytes scale the chunk down.
     """
-    whole = math.ceil(total / n_dev) * n_dev
+    whole = math.ceil(min(total, max(MAX_CHUNK, unit)) / unit) * unit
     try:
         mem = program.lower(*args_for(whole)).compile().memory_analysis()
         used = mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
@@ -170,7 +194,7 @@ def _chunk_for_budget(program, args_for, n_dev: int, budget: int, total: int) ->
     if used <= budget:
         return whole
     per = used / whole
-    return max(n_dev, int(budget // max(per, 1.0)) // n_dev * n_dev)
+    return max(unit, int(budget // max(per, 1.0)) // unit * unit)
 
 
 def run_sweep(
@@ -192,8 +216,8 @@ def run_sweep(
       grid: the points.
       seeds: trials per point (seed indices 0 .. seeds-1).
       root_seed: root of all keys.
-      chunk_size: elements (point x seed pairs) per compiled call; rounded up to a multiple of the device count.
-        Default: as many as fit ``memory_budget``.
+      chunk_size: elements (point x seed pairs) per compiled call and per stored chunk; rounded up to a multiple of
+        devices x BLOCK. Default: up to MAX_CHUNK, fewer if the program would exceed ``memory_budget``.
       memory_budget: bytes per chunk (default ``THEORY_LAB_MEMORY_BUDGET`` or 1 GiB).
       store: optional :class:`theory_lab.store.RunStore`; finished chunks are written atomically and, on a rerun,
         read back instead of recomputed.
@@ -210,6 +234,7 @@ def run_sweep(
     dtype = dtype or (jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
     mesh = _device_mesh()
     n_dev = mesh.size
+    unit = n_dev * BLOCK  # every chunk is a whole number of blocks on every device
     sharding = NamedSharding(mesh, PartitionSpec("batch"))
     replicated = NamedSharding(mesh, PartitionSpec())
     budget = _memory_budget(memory_budget)
@@ -221,12 +246,12 @@ def run_sweep(
     root = jnp.asarray(root_seed, dtype=jnp.uint32)
 
     for g, (static, point_idx) in enumerate(grid.groups()):
-        program = _batched_program(sim, static, grid.dynamic)
+        program = _batched_program(sim, static, grid.dynamic, mesh)
         # Flat batch of (point, seed) pairs in this group: point-major.
         pi = np.repeat(point_idx, seeds).astype(np.int32)
         si = np.tile(np.arange(seeds), len(point_idx)).astype(np.int32)
         dyn = np.stack([np.asarray([grid.points[i][k] for i in pi], dtype=np.float64) for k in grid.dynamic],
-                       axis=1) if grid.dynamic else np.zeros((len(pi), 0))
+                       axis=1) if grid.dynamic else np.zeros((len(pi), 1))  # a placeholder column: no dynamic axes
         n = len(pi)
 
         def args_for(size: int, start: int = 0):
@@ -239,11 +264,16 @@ def run_sweep(
                 jax.device_put(jnp.asarray(dyn[sl], dtype=dtype), sharding),
             )
 
-        if chunk_size is None:
-            size = _chunk_for_budget(program, args_for, n_dev, budget, n)
+        remembered = store.chunk_size(g) if store is not None and chunk_size is None else None
+        if remembered is not None:
+            size = remembered  # resume with the chunking the stored chunks were written with (no sizing compile)
+        elif chunk_size is None:
+            size = _chunk_for_budget(program, args_for, unit, budget, n)
         else:
             size = min(chunk_size, n)
-        size = math.ceil(size / n_dev) * n_dev
+        size = math.ceil(size / unit) * unit
+        if store is not None and remembered is None:
+            store.set_chunk_size(g, size)
         starts = list(range(0, n, size))
         chunks_total += len(starts)
         group_out: dict[str, list[np.ndarray]] = {}
