@@ -197,6 +197,25 @@ def figures_cmd(ids: tuple[str, ...], profile: str) -> int:
     return EXIT_OK
 
 
+@cli.command("report")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default="report/index.html", show_default=True,
+              help="Where to write the page.")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default=None,
+              help="Report this profile's records (default: the newest record of each claim).")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the default browser.")
+def report_cmd(out: str, profile: str | None, open_page: bool) -> int:
+    """Write a self-contained HTML page of every claim: verdict, evidence table, figure, control, environment."""
+    from theory_lab.report import build_report
+
+    path = build_report(out, profile)
+    click.echo(str(path))
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return EXIT_OK
+
+
 @cli.command("info")
 @click.option("--json", "as_json", is_flag=True)
 def info_cmd(as_json: bool) -> int:

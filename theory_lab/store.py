@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def results_root() -> Path:
     """``$THEORY_LAB_RESULTS`` if set, else ``./results``."""
     return Path(os.environ.get("THEORY_LAB_RESULTS", "results"))
@@ -91,6 +95,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
