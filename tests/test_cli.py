@@ -21,7 +21,7 @@ BAD_INPUTS = [
     (["check", "loops.gaussian-refit", "--set", "n=-5"], "n=-5 is out of range"),
     (["check", "loops.gaussian-refit", "--set", "real_fraction=0.5,1.5"], "real_fraction=1.5 is out of range"),
     (["check", "loops.gaussian-refit", "--set", "n"], "malformed --set"),
-    (["check", "loops.gaussian-refit", "--seeds", "-3"], "--seeds must be at least 2"),
+    (["check", "loops.gaussian-refit", "--seeds", "-3"], "--seeds must be in [2,"),
     (["check", "loops.gaussian-refit", "--profile", "huge"], "Invalid value for '--profile'"),
     (["check"], "give check ids or --all"),
     (["frobnicate"], "No such command"),

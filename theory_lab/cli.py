@@ -1,7 +1,7 @@
 """`theory-lab`: list claims, check them, regenerate figures, describe the machine.
 
 Exit codes: 0 when every check PASSes, 1 when any FAILs or is INCONCLUSIVE, 2 for bad input (one line on stderr,
-nothing written).
+nothing written), 3 when results or figures cannot be written (one line naming the path).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import click
 
 from theory_lab.claims import BadInput
 
-EXIT_OK, EXIT_NOT_PASS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NOT_PASS, EXIT_BAD_INPUT, EXIT_IO_ERROR = 0, 1, 2, 3
+MAX_SEEDS = 10_000_000
 
 _VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
@@ -120,8 +121,8 @@ def check_cmd(ids: tuple[str, ...], run_all: bool, profile: str, sets: tuple[str
 
     if run_all == bool(ids):
         raise BadInput("give check ids or --all (not both); see `theory-lab list`")
-    if seeds is not None and seeds < 2:
-        raise BadInput(f"--seeds must be at least 2 (standard errors need two trials), got {seeds}")
+    if seeds is not None and not 2 <= seeds <= MAX_SEEDS:
+        raise BadInput(f"--seeds must be in [2, {MAX_SEEDS}] (standard errors need two trials), got {seeds}")
     if root_seed < 0 or root_seed >= 2**32:
         raise BadInput(f"--root-seed must be in [0, 2^32), got {root_seed}")
     overrides = _parse_sets(sets)
@@ -250,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         click.echo(f"theory-lab: error: {e.format_message()}", err=True)
         return EXIT_BAD_INPUT
+    except OSError as e:  # unwritable or full results/figures folder: say where and why, no traceback
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        click.echo(f"theory-lab: error: cannot write{where}: {e.strerror or e}", err=True)
+        return EXIT_IO_ERROR
     except click.exceptions.Abort:
         click.echo("theory-lab: aborted", err=True)
         return 130
