@@ -36,7 +36,7 @@ def sim(key, static, dynamic):
 
 
 GRID = Grid.product(static={"p": [5, 8]}, dynamic={"scale": [0.5, 1.0, 2.0], "shift": [0.0, 1.5]})
-SEEDS = 9
+SEEDS = int(os.environ.get("PROBE_SEEDS", "9"))
 
 
 def main() -> None:

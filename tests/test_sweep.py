@@ -26,10 +26,10 @@ def _probe_env(devices: int) -> dict:
     return env
 
 
-def _run_probe(tmp_path, devices, chunk, *extra):
+def _run_probe(tmp_path, devices, chunk, *extra, env=None):
     out = tmp_path / f"d{devices}_c{chunk}.npz"
     subprocess.run([sys.executable, str(PROBE), str(out), str(chunk), *map(str, extra)], check=True,
-                   env=_probe_env(devices), capture_output=True, text=True, timeout=300)
+                   env=env or _probe_env(devices), capture_output=True, text=True, timeout=300)
     return dict(np.load(out))
 
 
