@@ -178,6 +178,9 @@ class Check:
     negative_control: str = ""
     figure: str | None = None
     precision: str = "float64"
+    #: Declared minimum detectable effect: the relative error in the theory that the quick profile must detect with
+    #: power >= 90% (measured by `theory-lab calibrate`).
+    min_effect: float = 0.05
 
     def grid(self, p: Mapping[str, Any]):
         raise NotImplementedError

@@ -217,6 +217,44 @@ def report_cmd(out: str, profile: str | None, open_page: bool) -> int:
     return EXIT_OK
 
 
+@cli.command("calibrate")
+@click.argument("ids", nargs=-1)
+@click.option("--roots", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Independent simulations (root seeds) per check.")
+@click.option("--effect", type=click.FloatRange(0, 10, min_open=True), default=None,
+              help="Relative theory error to detect (default: each check's declared min_effect).")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the table as Markdown to this file (e.g. docs/calibration.md).")
+@click.option("--json", "as_json", is_flag=True)
+def calibrate_cmd(ids: tuple[str, ...], roots: int, effect: float | None, write_path: str | None,
+                  as_json: bool) -> int:
+    """False-FAIL rate and power of the agreement checks, from ROOTS independent quick-profile simulations."""
+    from rich.progress import Progress
+
+    from theory_lab.calibrate import calibrate_check, markdown_table
+    from theory_lab.claims import environment, get_check, registry
+
+    checks = [get_check(i) for i in ids] if ids else list(registry().values())
+    err = _console(stderr=True)
+    results = []
+    with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
+        for c in checks:
+            task = bar.add_task(c.id, total=roots)
+            results.append(calibrate_check(c, roots=roots, effect=effect,
+                                           progress=lambda k, n, task=task: bar.update(task, completed=k)))
+    env = environment()
+    table = markdown_table(results, f"{env['backend']} x{env['device_count']} ({env['python']}, jax "
+                                    f"{env['versions']['jax']})")
+    if write_path:
+        from pathlib import Path
+
+        from theory_lab.store import atomic_write_bytes
+
+        atomic_write_bytes(Path(write_path), ("# Calibration of verdicts\n\n" + table).encode())
+    click.echo(json.dumps(results, indent=2) if as_json else table)
+    return EXIT_OK if all(r.get("meets_targets") in (True, None) for r in results) else EXIT_NOT_PASS
+
+
 @cli.command("info")
 @click.option("--json", "as_json", is_flag=True)
 def info_cmd(as_json: bool) -> int:

@@ -1,0 +1,19 @@
+"""Calibration: a fast version of the study (one check, 20 root seeds) — false alarms rare, detections common."""
+
+from theory_lab.calibrate import calibrate_check, markdown_table, wilson_interval
+from theory_lab.claims import registry
+
+
+def test_wilson_interval():
+    lo, hi = wilson_interval(0, 100)
+    assert lo == 0.0 and 0.03 < hi < 0.04
+    lo, hi = wilson_interval(50, 100)
+    assert lo < 0.5 < hi
+
+
+def test_gaussian_refit_is_calibrated():
+    res = calibrate_check(registry()["loops.gaussian-refit"], roots=20)
+    assert res["roots"] == 20
+    assert res["false_fails"] <= 2  # alpha = 1%: P(>= 3 of 20) < 0.1%
+    assert res["detections"] >= 18
+    assert "loops.gaussian-refit" in markdown_table([res], "cpu x1")

@@ -1,0 +1,111 @@
+"""Calibration of verdicts: how often a check FAILs a true theory (false alarms) and a wrong one (power).
+
+For a check and R root seeds, the quick profile is simulated R times (independent keys: the root seed changes every
+(point, seed) key). Each simulation is judged twice by the check's own agreement rules:
+  * against the true theory: a FAIL is a false alarm (target rate <= 2%; the rules are built for alpha = 1%);
+  * against the theory scaled by (1 + min_effect), the check's declared minimum detectable effect: a FAIL is a
+    detection (target power >= 90%).
+Only ``Agree`` evidence is calibrated (bounds and transitions have no "perturbed theory" in this sense). The compiled
+programs are reused across root seeds (the root is a traced value), so R runs cost R simulations, not R compiles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Mapping
+
+from theory_lab.claims import Check, resolve_params
+from theory_lab.rules import Agree, Verdict, combine
+
+__all__ = ["calibrate_check", "wilson_interval", "markdown_table"]
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = successes / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def _agree_verdict(evidence, scale: float) -> Verdict | None:
+    verdicts = []
+    for e in evidence:
+        if isinstance(e.rule, Agree):
+            rows = [dataclasses.replace(r, theory=r.theory * scale) for r in e.rows]
+            verdicts.append(e.rule.evaluate(rows).verdict)
+    return combine(verdicts) if verdicts else None
+
+
+def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", first_root: int = 10_000,
+                    effect: float | None = None, seeds: int | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """False-FAIL rate and power of ``check`` over ``roots`` independent simulations of ``profile``.
+
+    Returns a dict with counts, rates, Wilson 95% intervals and whether the targets (false-FAIL <= 2%, power >= 90%)
+    are met; ``None`` rates when the check has no agreement rule.
+    """
+    from theory_lab.sweep import run_sweep
+
+    p = resolve_params(check, profile, {})
+    effect = effect if effect is not None else check.min_effect
+    n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
+    grid = check.grid(p)
+    false_fail = detect = inconclusive = decided = 0
+    for k in range(roots):
+        sweep = run_sweep(check.simulate, grid, seeds=n_seeds, root_seed=first_root + k)
+        evidence = check.evidence(p, sweep, control=False)
+        v_true = _agree_verdict(evidence, 1.0)
+        if v_true is None:
+            break
+        v_wrong = _agree_verdict(evidence, 1.0 + effect)
+        decided += 1
+        false_fail += v_true is Verdict.FAIL
+        inconclusive += v_true is Verdict.INCONCLUSIVE
+        detect += v_wrong is Verdict.FAIL
+        if progress is not None:
+            progress(k + 1, roots)
+    out: dict[str, Any] = {"check": check.id, "profile": profile, "roots": decided, "seeds": n_seeds,
+                           "min_effect": effect}
+    if decided == 0:
+        out.update(false_fail_rate=None, power=None, meets_targets=None)
+        return out
+    out.update(
+        false_fails=false_fail,
+        false_fail_rate=false_fail / decided,
+        false_fail_ci=wilson_interval(false_fail, decided),
+        inconclusive=inconclusive,
+        detections=detect,
+        power=detect / decided,
+        power_ci=wilson_interval(detect, decided),
+    )
+    out["meets_targets"] = out["false_fail_rate"] <= 0.02 and out["power"] >= 0.90
+    return out
+
+
+def markdown_table(results: list[Mapping[str, Any]], device: str) -> str:
+    """The calibration table as Markdown (for docs/calibration.md)."""
+    lines = [
+        f"Measured on {device}. Each row: the quick profile simulated under `roots` independent root seeds; a FAIL "
+        "against the true theory is a false alarm, a FAIL against the theory scaled by (1 + min_effect) is a "
+        "detection. 95% Wilson intervals.",
+        "",
+        "| check | roots x seeds | min effect | false-FAIL rate (target <= 2%) | power (target >= 90%) | targets |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if r.get("false_fail_rate") is None:
+            lines.append(f"| `{r['check']}` | - | - | no agreement rule | - | - |")
+            continue
+        lo, hi = r["false_fail_ci"]
+        plo, phi = r["power_ci"]
+        lines.append(
+            f"| `{r['check']}` | {r['roots']} x {r['seeds']} | {r['min_effect']:.0%} | "
+            f"{r['false_fails']}/{r['roots']} = {r['false_fail_rate']:.1%} [{lo:.1%}, {hi:.1%}] | "
+            f"{r['detections']}/{r['roots']} = {r['power']:.1%} [{plo:.1%}, {phi:.1%}] | "
+            f"{'met' if r['meets_targets'] else 'MISSED'} |")
+    return "\n".join(lines) + "\n"
