@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register
+from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.loops import gaussian_refit as gr
 from theory_lab.rules import Agree, Row, mean_and_se, variance_and_se
 from theory_lab.sweep import Grid, SweepResult
@@ -91,7 +91,8 @@ class GaussianRefit(Check):
         return Grid.from_points(pts, static=("n", "t_max"))
 
     def simulate(self, key, static, dynamic):
-        return gr.simulate_gaussian_refit(key, n=static["n"], t_max=static["t_max"], n_real=dynamic["n_real"])
+        return gr.simulate_gaussian_refit(key, n=static["n"], t_max=static["t_max"], n_real=dynamic["n_real"],
+                                          dtype=sim_dtype())
 
     def evidence(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False) -> list[Evidence]:
         n, t = p["n"], p["t"]

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register
+from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.rmt import ridge
 from theory_lab.rules import Agree, Row, mean_and_se
 from theory_lab.sweep import Grid, SweepResult
@@ -100,7 +100,7 @@ class HMRTRidgeless(Check):
 
     def simulate(self, key, static, dynamic):
         return ridge.simulate_ridge_risk(key, n=static["n"], p=static["p"], lam=dynamic["lam"], r2=dynamic["r2"],
-                                         sigma2=dynamic["sigma2"])
+                                         sigma2=dynamic["sigma2"], dtype=sim_dtype())
 
     def evidence(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False) -> list[Evidence]:
         n, r2, s2 = p["n"], p["r2"], p["sigma2"]

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register
+from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.rmt import marchenko_pastur as mp
 from theory_lab.rules import Agree, BoundHolds, Row, fit_power_law, mean_and_se
 from theory_lab.sweep import Grid, SweepResult
@@ -109,7 +109,8 @@ class MarchenkoPastur(Check):
 
     def simulate(self, key, static, dynamic):
         edges = bin_edges(static["gamma"], static["n_bins"])
-        return mp.simulate_esd(key, p=static["p"], n=static["n"], bin_edges=edges, k_max=K_MAX)
+        return mp.simulate_esd(key, p=static["p"], n=static["n"], bin_edges=edges, k_max=K_MAX,
+                                dtype=sim_dtype())
 
     def evidence(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False) -> list[Evidence]:
         factor = CONTROL_GAMMA_FACTOR if control else 1.0

@@ -40,6 +40,7 @@ __all__ = [
     "resolve_params",
     "run_check",
     "load_result",
+    "sim_dtype",
     "Verdict",
 ]
 
@@ -268,6 +269,14 @@ def resolve_params(check: Check, profile: str, overrides: Mapping[str, str]) -> 
 # --- running a check ------------------------------------------------------------------------------------------------
 
 
+def sim_dtype():
+    """The float dtype simulations use in this process: float64 when x64 is enabled, else float32."""
+    import jax
+    import jax.numpy as jnp
+
+    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -336,8 +345,12 @@ def run_check(
     n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
     if n_seeds < 2:
         raise BadInput(f"--seeds must be at least 2 (standard errors need two trials), got {n_seeds}")
-    label = profile + ("-custom" if overrides or seeds is not None else "")
-    key = store_mod.run_key(check.id, p, profile, n_seeds, root_seed)
+    import numpy as np
+
+    dtype_name = np.dtype(sim_dtype()).name
+    label = profile + ("-custom" if overrides or seeds is not None else "") + ("" if dtype_name == "float64"
+                                                                               else f"-{dtype_name}")
+    key = store_mod.run_key(check.id, p, profile, n_seeds, root_seed, precision=dtype_name)
     rs = store_mod.RunStore(check.id, key, {"check": check.id, "params": p, "profile": profile, "seeds": n_seeds,
                                             "root_seed": root_seed, "code": store_mod.code_version()})
     if not use_cache and rs.dir.exists():
@@ -385,6 +398,7 @@ def run_check(
         "notes": notes,
         "display": check.display(p, sweep),
         "precision": check.precision,
+        "sim_dtype": dtype_name,
         "cache": {"computed": "computed", "resumed": "resumed", "cached": "chunks-from-store"}[sweep.status]
         + (" (stored result stale: code changed)" if stale else ""),
         "chunks": {"computed": sweep.chunks_computed, "total": sweep.chunks_total},

@@ -21,12 +21,23 @@ MAX_SEEDS = 10_000_000
 _VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
 
-def _configure_jax() -> None:
-    """One process, one precision: every current check assumes float64 theory and simulation on CPU."""
+def _precision(argv: Sequence[str]) -> str:
+    """``--precision`` from the command line (read before JAX starts), else $THEORY_LAB_PRECISION, else float64."""
+    for i, arg in enumerate(argv):
+        if arg == "--precision" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--precision="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("THEORY_LAB_PRECISION", "float64")
+
+
+def _configure_jax(precision: str) -> None:
+    """One process, one precision: x64 is switched on (float64 simulation) or left off (float32) before any JAX
+    computation, and never toggled mid-run. Theory is float64 NumPy either way."""
     os.environ.setdefault("JAX_PLATFORMS", os.environ.get("THEORY_LAB_PLATFORM", "cpu"))
     import jax
 
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", precision != "float32")
 
 
 def _console(stderr: bool = False):
@@ -108,8 +119,11 @@ def list_cmd(as_json: bool) -> int:
               help="Print the record as JSON (an object for one check, a list for several) instead of the table.")
 @click.option("--no-cache", is_flag=True, help="Recompute even if a finished run with the same key is stored.")
 @click.option("--no-figures", is_flag=True, help="Skip writing figures.")
+@click.option("--precision", type=click.Choice(["float64", "float32"]), default=None,
+              help="Simulation precision for this process (default float64, or $THEORY_LAB_PRECISION); theory is "
+                   "always float64. A check states which precision its tolerance assumes.")
 def check_cmd(ids: tuple[str, ...], run_all: bool, profile: str, sets: tuple[str, ...], seeds: int | None,
-              root_seed: int, as_json: bool, no_cache: bool, no_figures: bool) -> int:
+              root_seed: int, as_json: bool, no_cache: bool, no_figures: bool, precision: str | None) -> int:
     """Check claims IDS (or --all) and print their verdicts.
 
     \b
@@ -276,9 +290,10 @@ def info_cmd(as_json: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; turns every input error into one line on stderr and exit code 2."""
-    _configure_jax()
+    args = list(argv) if argv is not None else sys.argv[1:]
+    _configure_jax(_precision(args))
     try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="theory-lab", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="theory-lab", standalone_mode=False)
     except BadInput as e:
         click.echo(f"theory-lab: error: {e}", err=True)
         return EXIT_BAD_INPUT

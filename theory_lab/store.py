@@ -7,7 +7,7 @@ Layout under the results root (``./results``, or ``$THEORY_LAB_RESULTS``)::
     <root>/<check id>/<run key>/record.json     the verdict record, written last
     <root>/<check id>/latest-<profile>.json     copy of the newest record of that profile (for `list`, `figures`)
 
-The run key is a hash of (check id, parameters, profile, seeds, root seed, code version), so a change to any of
+The run key is a hash of (check id, parameters, profile, seeds, root seed, precision, code version), so a change to any of
 them — including the code — gives a new folder instead of silently reusing stale numbers. Every file is written to
 a temporary name in the same folder and renamed into place (atomic on POSIX), and the manifest lists a chunk only
 after its file is in place; a run killed at any instant therefore leaves only complete chunks behind, and a rerun
@@ -73,9 +73,10 @@ def _canonical(obj: Any) -> str:
 
 
 def run_key(check_id: str, params: Mapping[str, Any], profile: str, seeds: int, root_seed: int,
-            version: str | None = None) -> str:
+            version: str | None = None, precision: str = "float64") -> str:
     """16 hex digits of sha256 over the canonical JSON of what determines a run's numbers."""
     payload = {
+        "precision": precision,
         "check": check_id,
         "params": dict(params),
         "profile": profile,
