@@ -123,6 +123,14 @@ def _finite_size_value(term: float | Callable[[Row], float], row: Row) -> float:
     return float(abs(value))
 
 
+def _bad_note(r: Row) -> str:
+    if r.n_bad:
+        return f"diverged: {r.n_bad} trial(s) gave NaN/Inf"
+    if not math.isfinite(r.theory):
+        return "theory not finite here"
+    return "simulated estimate not finite"
+
+
 def _decide(rows_out: list[dict[str, Any]], bad_names: list[str]) -> Verdict:
     if any(r["ok"] is False for r in rows_out):
         return Verdict.FAIL
@@ -211,7 +219,7 @@ class Agree:
             rec: dict[str, Any] = dict(r.label)
             rec.update(theory=r.theory, mean=r.mean, se=r.se, n_bad=r.n_bad)
             if not r.finite():
-                rec.update(z=None, tolerance=None, ok=None, note="non-finite simulation or theory")
+                rec.update(z=None, tolerance=None, ok=None, note=_bad_note(r))
                 out.append(rec)
                 continue
             z_used = thresholds[i]
@@ -231,7 +239,7 @@ class Agree:
 
 def _agree_summary(rows: Sequence[Row], out: list[dict[str, Any]], bad_names: list[str]) -> str:
     if bad_names:
-        bad = f"; non-finite at {len(bad_names)} row(s), first: {bad_names[0]}"
+        bad = f"; diverged or non-finite at {len(bad_names)} row(s), first: {bad_names[0]}"
     else:
         bad = ""
     scored = [(abs(o["mean"] - o["theory"]) / o["tolerance"], r, o) for r, o in zip(rows, out)
@@ -284,7 +292,7 @@ class BoundHolds:
             rec: dict[str, Any] = dict(r.label)
             rec.update(theory=r.theory, mean=r.mean, se=r.se, n_bad=r.n_bad)
             if not r.finite():
-                rec.update(slack=None, limit=None, ok=None, vacuous=None, note="non-finite simulation or theory")
+                rec.update(slack=None, limit=None, ok=None, vacuous=None, note=_bad_note(r))
                 out.append(rec)
                 continue
             limit = r.mean + sign * z * r.se
@@ -311,7 +319,7 @@ class BoundHolds:
         if n_vacuous:
             summary += f"; {n_vacuous} row(s) vacuous (bound beyond {self.vacuous_at:g})"
         if bad_names:
-            summary += f"; non-finite at {len(bad_names)} row(s), first: {bad_names[0]}"
+            summary += f"; diverged or non-finite at {len(bad_names)} row(s), first: {bad_names[0]}"
         return RuleResult(self.name, verdict, summary, out, self.settings())
 
 
