@@ -12,6 +12,10 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
 
+if os.environ.get("THEORY_LAB_COORDINATOR"):  # one of several processes of a multi-process sweep
+    from theory_lab import distributed
+
+    distributed.initialize()
 jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
@@ -52,7 +56,8 @@ def main() -> None:
 
     res = run_sweep(sim, GRID, seeds=SEEDS, root_seed=123, chunk_size=None if chunk == "all" else int(chunk),
                     store=store, progress=progress, memory_budget=1 << 40 if chunk == "all" else None)
-    np.savez(out, devices=len(jax.devices()), computed=res.chunks_computed, total=res.chunks_total, **res.data)
+    np.savez(out, devices=len(jax.devices()), processes=jax.process_count(), computed=res.chunks_computed,
+             total=res.chunks_total, **res.data)
     print("done", res.status, res.chunks_computed, res.chunks_total, flush=True)
 
 

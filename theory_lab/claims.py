@@ -277,6 +277,12 @@ def sim_dtype():
     return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
+def _is_main() -> bool:
+    from theory_lab.distributed import is_main
+
+    return is_main()
+
+
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -353,7 +359,7 @@ def run_check(
     key = store_mod.run_key(check.id, p, profile, n_seeds, root_seed, precision=dtype_name)
     rs = store_mod.RunStore(check.id, key, {"check": check.id, "params": p, "profile": profile, "seeds": n_seeds,
                                             "root_seed": root_seed, "code": store_mod.code_version()})
-    if not use_cache and rs.dir.exists():
+    if not use_cache and rs.dir.exists() and _is_main():
         shutil.rmtree(rs.dir)
     if use_cache:
         cached = rs.read_record()
@@ -408,9 +414,13 @@ def run_check(
         "run_dir": str(rs.dir),
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    record["figures"] = _save_figure(check, record, label) if make_figure else []
+    from theory_lab.distributed import is_main
+
+    writer = is_main()  # in a multi-process run only process 0 writes figures and the record
+    record["figures"] = _save_figure(check, record, label) if make_figure and writer else []
     record["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    rs.write_record(record)
+    if writer:
+        rs.write_record(record)
     return record
 
 

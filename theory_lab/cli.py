@@ -61,7 +61,11 @@ def _parse_sets(sets: Sequence[str]) -> dict[str, str]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="theory-lab", prog_name="theory-lab")
-def cli() -> None:
+@click.option("--distributed", is_flag=True,
+              help="Join a multi-process run (jax.distributed): coordinator, size and rank from THEORY_LAB_COORDINATOR, "
+                   "THEORY_LAB_NUM_PROCESSES, THEORY_LAB_PROCESS_ID, or auto-detected on SLURM/TPU. See "
+                   "docs/distributed.md.")
+def cli(distributed: bool) -> None:
     """Numerical verification of machine-learning theory.
 
     Each claim check compares a theorem's prediction with a JIT-compiled Monte-Carlo simulation of the same
@@ -159,7 +163,11 @@ def check_cmd(ids: tuple[str, ...], run_all: bool, profile: str, sets: tuple[str
 
             records.append(run_check(c, profile=profile, overrides=overrides, seeds=seeds, root_seed=root_seed,
                                      use_cache=not no_cache, progress=progress, make_figure=not no_figures))
-    if as_json:
+    from theory_lab.distributed import is_main
+
+    if not is_main():
+        pass  # process 0 reports for the whole multi-process run
+    elif as_json:
         click.echo(json.dumps(records[0] if len(records) == 1 else records, indent=2, default=str))
     else:
         _print_verdicts(records)
@@ -292,6 +300,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; turns every input error into one line on stderr and exit code 2."""
     args = list(argv) if argv is not None else sys.argv[1:]
     _configure_jax(_precision(args))
+    if "--distributed" in args[: args.index("--") if "--" in args else len(args)]:
+        from theory_lab import distributed
+
+        # The collectives library prints connection notes on the C-level stdout; send those to stderr so that
+        # stdout carries only what theory-lab prints (e.g. --json for scripts).
+        sys.stdout.flush()
+        python_stdout = os.dup(1)
+        os.dup2(2, 1)
+        sys.stdout = open(python_stdout, "w", buffering=1, closefd=True)
+        try:
+            distributed.initialize()
+        except (KeyError, ValueError, RuntimeError) as e:
+            click.echo(f"theory-lab: error: --distributed could not join the runtime: {e}", err=True)
+            return EXIT_BAD_INPUT
     try:
         rv = cli.main(args=args, prog_name="theory-lab", standalone_mode=False)
     except BadInput as e:

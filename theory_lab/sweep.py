@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
+from theory_lab import distributed as dist
+
 __all__ = ["Grid", "SweepResult", "run_sweep", "Simulator", "DEFAULT_MEMORY_BUDGET"]
 
 Simulator = Callable[[jax.Array, Mapping[str, Any], Mapping[str, jax.Array]], Mapping[str, jax.Array]]
@@ -243,7 +245,12 @@ def run_sweep(
     done = 0
     outputs: dict[str, np.ndarray] = {}
     chunks_computed = chunks_total = 0
-    root = jnp.asarray(root_seed, dtype=jnp.uint32)
+    root = np.asarray(root_seed, dtype=np.uint32)
+    multi = jax.process_count() > 1
+    writer = dist.is_main()  # only process 0 writes; every process computes its shards and reads the gathered result
+    if store is not None and multi:
+        store.manifest()  # every process reads the same snapshot before process 0 writes anything
+        dist.barrier("theory_lab.sweep.manifest")
 
     for g, (static, point_idx) in enumerate(grid.groups()):
         program = _batched_program(sim, static, grid.dynamic, mesh)
@@ -258,10 +265,10 @@ def run_sweep(
             sl = np.arange(start, start + size)
             sl = np.minimum(sl, n - 1)  # pad by repeating the last element; padded outputs are dropped
             return (
-                jax.device_put(root, replicated),
-                jax.device_put(jnp.asarray(pi[sl]), sharding),
-                jax.device_put(jnp.asarray(si[sl]), sharding),
-                jax.device_put(jnp.asarray(dyn[sl], dtype=dtype), sharding),
+                dist.put(root, replicated),
+                dist.put(pi[sl], sharding),
+                dist.put(si[sl], sharding),
+                dist.put(dyn[sl].astype(dtype), sharding),
             )
 
         remembered = store.chunk_size(g) if store is not None and chunk_size is None else None
@@ -271,8 +278,8 @@ def run_sweep(
             size = _chunk_for_budget(program, args_for, unit, budget, n)
         else:
             size = min(chunk_size, n)
-        size = math.ceil(size / unit) * unit
-        if store is not None and remembered is None:
+        size = dist.broadcast(math.ceil(size / unit) * unit)  # every process must cut the batch identically
+        if store is not None and remembered is None and writer:
             store.set_chunk_size(g, size)
         starts = list(range(0, n, size))
         chunks_total += len(starts)
@@ -281,11 +288,14 @@ def run_sweep(
             stop = min(start + size, n)
             name = f"g{g:03d}_{start:09d}_{stop:09d}"
             arrays = store.load_chunk(name) if store is not None else None
+            if multi and dist.broadcast(arrays is not None) != (arrays is not None):
+                raise RuntimeError(f"process {jax.process_index()} and process 0 disagree on stored chunk {name}: "
+                                   "multi-process runs need a results folder all processes share")
             if arrays is None:
                 res = program(*args_for(size, start))
-                arrays = {k: np.asarray(v)[: stop - start] for k, v in res.items()}
+                arrays = {k: dist.gather(v)[: stop - start] for k, v in res.items()}
                 chunks_computed += 1
-                if store is not None:
+                if store is not None and writer:
                     store.write_chunk(name, arrays)
             for k, v in arrays.items():
                 group_out.setdefault(k, []).append(v)
