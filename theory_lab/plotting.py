@@ -96,7 +96,7 @@ def caption(fig: Figure, record: Mapping[str, Any]) -> None:
 def _wrap(text: str, width: int) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, width)[:3])
+    return "\n".join(textwrap.wrap(text, width)[:5])
 
 
 def save(fig: Figure, stem: str) -> list[str]:
