@@ -4,7 +4,7 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test run test figures clean
+.PHONY: install install-test run test figures bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: install-test
 
 figures: install
 	$(BIN)/theory-lab figures
+
+bench: install
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf results figures/out

@@ -102,6 +102,13 @@ class HMRTRidgeless(Check):
         return ridge.simulate_ridge_risk(key, n=static["n"], p=static["p"], lam=dynamic["lam"], r2=dynamic["r2"],
                                          sigma2=dynamic["sigma2"], dtype=sim_dtype())
 
+    def flops_per_trial(self, static: Mapping[str, Any]) -> float:
+        """Gram matrix of the smaller side (2 n p k, k = min(n, p)) plus eigh (~4/3 k^3 for the tridiagonal
+        reduction); a lower bound (for bench/)."""
+        n, p = static["n"], static["p"]
+        k = min(n, p)
+        return 2.0 * n * p * k + 4.0 / 3.0 * k**3
+
     def evidence(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False) -> list[Evidence]:
         n, r2, s2 = p["n"], p["r2"], p["sigma2"]
         rows, allowance = [], {}

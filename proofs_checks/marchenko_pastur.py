@@ -112,6 +112,11 @@ class MarchenkoPastur(Check):
         return mp.simulate_esd(key, p=static["p"], n=static["n"], bin_edges=edges, k_max=K_MAX,
                                 dtype=sim_dtype())
 
+    def flops_per_trial(self, static: Mapping[str, Any]) -> float:
+        """X X^T (2 p^2 n) plus Householder tridiagonalisation in eigvalsh (4/3 p^3); a lower bound (for bench/)."""
+        p, n = static["p"], static["n"]
+        return 2.0 * p * p * n + 4.0 / 3.0 * p**3
+
     def evidence(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False) -> list[Evidence]:
         factor = CONTROL_GAMMA_FACTOR if control else 1.0
         moment_rows: list[Row] = []

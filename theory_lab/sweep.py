@@ -109,6 +109,7 @@ class SweepResult:
     chunks_computed: int = 0
     chunks_total: int = 0
     dims: tuple[str, ...] = ("point", "seed")
+    chunk_sizes: tuple[int, ...] = ()  # trials per chunk, per static group (after rounding to devices x BLOCK)
 
     def index(self, **where: Any) -> int:
         """The index of the unique point whose axes equal ``where`` (floats compared with isclose)."""
@@ -245,6 +246,7 @@ def run_sweep(
     done = 0
     outputs: dict[str, np.ndarray] = {}
     chunks_computed = chunks_total = 0
+    sizes_used: list[int] = []
     root = np.asarray(root_seed, dtype=np.uint32)
     multi = jax.process_count() > 1
     writer = dist.is_main()  # only process 0 writes; every process computes its shards and reads the gathered result
@@ -281,6 +283,7 @@ def run_sweep(
         size = dist.broadcast(math.ceil(size / unit) * unit)  # every process must cut the batch identically
         if store is not None and remembered is None and writer:
             store.set_chunk_size(g, size)
+        sizes_used.append(size)
         starts = list(range(0, n, size))
         chunks_total += len(starts)
         group_out: dict[str, list[np.ndarray]] = {}
@@ -319,4 +322,5 @@ def run_sweep(
         status = "resumed"
     else:
         status = "computed"
-    return SweepResult(grid.coords(), outputs, seeds, status, chunks_computed, chunks_total)
+    return SweepResult(grid.coords(), outputs, seeds, status, chunks_computed, chunks_total,
+                       chunk_sizes=tuple(sizes_used))
