@@ -36,7 +36,6 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "latest_record",
-    "load_sweep",
 ]
 
 
@@ -196,19 +195,3 @@ def latest_record(check_id: str, profile: str | None = None, root: Path | None =
     candidates = [base / f"latest-{profile}.json"] if profile else sorted(base.glob("latest-*.json"))
     found = [json.loads(p.read_text()) for p in candidates if p.exists()]
     return max(found, key=lambda r: r.get("finished_at", ""), default=None)
-
-
-def load_sweep(run_dir: Path) -> dict[str, np.ndarray]:
-    """All chunks of a run folder concatenated in chunk order, per statistic (flat over (point, seed) pairs).
-
-    For labelled arrays use :func:`theory_lab.sweep.run_sweep` with the run's store, which serves finished chunks
-    from disk and returns a :class:`~theory_lab.sweep.SweepResult` indexed by point and seed.
-    """
-    manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
-    parts: dict[str, list[np.ndarray]] = {}
-    for name in sorted(manifest["chunks"]):
-        with np.load(Path(run_dir) / f"{name}.npz") as z:
-            for k in z.files:
-                parts.setdefault(k, []).append(z[k])
-    return {k: np.concatenate(v) for k, v in parts.items()}
-
