@@ -181,6 +181,19 @@ def _memory_budget(memory_budget: int | None) -> int:
     return int(env) if env else DEFAULT_MEMORY_BUDGET
 
 
+_EXECUTABLES: dict[tuple[int, int], Any] = {}
+_SIZES: dict[tuple[int, int, int, int], int] = {}
+
+
+def _executable(program, args_for, size: int):
+    """The program compiled for chunks of ``size`` trials, compiled once per process and reused by every sweep
+    (calling the jitted function after ``lower().compile()`` would compile a second time)."""
+    key = (id(program), size)
+    if key not in _EXECUTABLES:
+        _EXECUTABLES[key] = program.lower(*args_for(size)).compile()
+    return _EXECUTABLES[key]
+
+
 def _chunk_for_budget(program, args_for, unit: int, budget: int, total: int) -> int:
     """The largest chunk (a multiple of ``unit`` = devices x BLOCK, at most MAX_CHUNK trials unless one unit is
     larger) whose compiled program fits ``budget`` bytes.
@@ -188,16 +201,18 @@ def _chunk_for_budget(program, args_for, unit: int, budget: int, total: int) -> 
     XLA's memory analysis at that size is tried first: when it fits (the common case) that compiled program is the
     one that runs, so sizing costs no extra compile. Otherwise the per-element bytes scale the chunk down.
     """
+    memo = (id(program), total, unit, budget)
+    if memo in _SIZES:
+        return _SIZES[memo]
     whole = math.ceil(min(total, max(MAX_CHUNK, unit)) / unit) * unit
     try:
-        mem = program.lower(*args_for(whole)).compile().memory_analysis()
+        mem = _executable(program, args_for, whole).memory_analysis()
         used = mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
+        size = whole if used <= budget else max(unit, int(budget // max(used / whole, 1.0)) // unit * unit)
     except Exception:  # memory analysis is best-effort on some backends; fall back to one chunk
-        return whole
-    if used <= budget:
-        return whole
-    per = used / whole
-    return max(unit, int(budget // max(per, 1.0)) // unit * unit)
+        size = whole
+    _SIZES[memo] = size
+    return size
 
 
 def run_sweep(
@@ -295,7 +310,8 @@ def run_sweep(
                 raise RuntimeError(f"process {jax.process_index()} and process 0 disagree on stored chunk {name}: "
                                    "multi-process runs need a results folder all processes share")
             if arrays is None:
-                res = program(*args_for(size, start))
+                args = args_for(size, start)
+                res = _executable(program, args_for, size)(*args)
                 arrays = {k: dist.gather(v)[: stop - start] for k, v in res.items()}
                 chunks_computed += 1
                 if store is not None and writer:
