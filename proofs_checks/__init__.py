@@ -7,3 +7,5 @@ and simulator from ``theory_lab/<family>/`` and names its figure script in ``fig
 from proofs_checks import gaussian_refit  # noqa: F401
 from proofs_checks import marchenko_pastur  # noqa: F401
 from proofs_checks import hmrt_ridgeless  # noqa: F401
+from proofs_checks import random_features  # noqa: F401
+from proofs_checks import pruning  # noqa: F401
