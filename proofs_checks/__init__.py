@@ -9,4 +9,5 @@ from proofs_checks import marchenko_pastur  # noqa: F401
 from proofs_checks import hmrt_ridgeless  # noqa: F401
 from proofs_checks import random_features  # noqa: F401
 from proofs_checks import pruning  # noqa: F401
+from proofs_checks import synthetic_mix  # noqa: F401
 from proofs_checks import bbp  # noqa: F401
