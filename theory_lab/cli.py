@@ -1,6 +1,7 @@
 """`theory-lab`: list claims, check them, regenerate figures, describe the machine.
 
-Exit codes: 0 when every check PASSes, 1 when any FAILs or is INCONCLUSIVE, 2 for bad input (one line on stderr,
+Exit codes: 0 when every check PASSes (or FAILs where it documents a published claim as refuted, ``expected =
+"FAIL"``), 1 when any other check FAILs or is INCONCLUSIVE, 2 for bad input (one line on stderr,
 nothing written), 3 when results or figures cannot be written (one line naming the path).
 """
 
@@ -130,6 +131,9 @@ def check_cmd(ids: tuple[str, ...], run_all: bool, profile: str, sets: tuple[str
               root_seed: int, as_json: bool, no_cache: bool, no_figures: bool, precision: str | None) -> int:
     """Check claims IDS (or --all) and print their verdicts.
 
+    Exit status 0 when every verdict is PASS or a documented refutation of a published claim (a FAIL the check
+    declares as its finding), 1 otherwise, 2 on bad input.
+
     \b
     Examples:
       theory-lab check --all --profile quick
@@ -171,7 +175,12 @@ def check_cmd(ids: tuple[str, ...], run_all: bool, profile: str, sets: tuple[str
         click.echo(json.dumps(records[0] if len(records) == 1 else records, indent=2, default=str))
     else:
         _print_verdicts(records)
-    return EXIT_OK if all(r["verdict"] == "PASS" for r in records) else EXIT_NOT_PASS
+    return EXIT_OK if all(verdict_ok(r) for r in records) else EXIT_NOT_PASS
+
+
+def verdict_ok(record: dict[str, Any]) -> bool:
+    """PASS, or FAIL on a check that documents the published claim as refuted (``expected = "FAIL"``)."""
+    return record["verdict"] == "PASS" or (record["verdict"] == "FAIL" and record.get("expected") == "FAIL")
 
 
 def _print_verdicts(records: Sequence[dict[str, Any]]) -> None:
@@ -183,7 +192,8 @@ def _print_verdicts(records: Sequence[dict[str, Any]]) -> None:
         t.add_column(col, no_wrap=col == "check")
     for r in records:
         v, cv = r["verdict"], r["control"]["verdict"]
-        t.add_row(r["check"], f"[{_VERDICT_STYLE[v]}]{v}[/]",
+        refuted = " (published claim refuted, documented)" if v == "FAIL" and r.get("expected") == "FAIL" else ""
+        t.add_row(r["check"], f"[{_VERDICT_STYLE[v]}]{v}[/]{refuted}",
                   f"[{'green' if cv == 'FAIL' else 'red'}]{cv}[/] ({'as required' if cv == 'FAIL' else 'NOT rejected'})",
                   f"{r['points']} x {r['seeds']}", f"{r.get('wall_seconds', 0):.1f}s", str(r["cache"]))
     from rich.markup import escape
