@@ -20,7 +20,7 @@ run: install
 	$(BIN)/theory-lab check --all --profile quick
 
 test: install-test
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q tests
 
 figures: install
 	$(BIN)/theory-lab figures

@@ -113,6 +113,13 @@ def test_transition_at():
     assert rule.evaluate([Row({"i": 0}, theory=0.5, mean=math.nan, se=math.nan)]).verdict is Verdict.INCONCLUSIVE
 
 
+def test_transition_at_takes_a_per_row_finite_size():
+    rows = [Row({"n": 10}, theory=0.5, mean=0.6, se=0.001), Row({"n": 1000}, theory=0.5, mean=0.6, se=0.001)]
+    per_row = TransitionAt(finite_size=lambda r: 1.0 / r.label["n"])  # 0.1 at n = 10, 0.001 at n = 1000
+    res = per_row.evaluate(rows)
+    assert [o["ok"] for o in res.rows] == [True, False] and res.verdict is Verdict.FAIL
+
+
 def test_locate_crossing():
     x = np.array([0.0, 1.0, 2.0, 3.0])
     y = np.array([1.0, 0.8, 0.2, 0.0])

@@ -334,7 +334,8 @@ class TransitionAt:
     """
 
     alpha: float = 0.01
-    finite_size: float = 0.0
+    #: A number, or a function of the row (as for :class:`Agree`), e.g. a grid-spacing or width term per row.
+    finite_size: float | Callable[[Row], float] = 0.0
     finite_size_doc: str = "none"
 
     name = "TransitionAt"
