@@ -13,3 +13,4 @@ from proofs_checks import synthetic_mix  # noqa: F401
 from proofs_checks import bbp  # noqa: F401
 from proofs_checks import resnet_width_depth  # noqa: F401
 from proofs_checks import deep_linear  # noqa: F401
+from proofs_checks import edim_oscillation  # noqa: F401
