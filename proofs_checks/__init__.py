@@ -14,3 +14,5 @@ from proofs_checks import bbp  # noqa: F401
 from proofs_checks import resnet_width_depth  # noqa: F401
 from proofs_checks import deep_linear  # noqa: F401
 from proofs_checks import edim_oscillation  # noqa: F401
+from proofs_checks import wright_fisher  # noqa: F401
+from proofs_checks import partial_synthetic  # noqa: F401
