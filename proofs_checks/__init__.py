@@ -16,3 +16,4 @@ from proofs_checks import deep_linear  # noqa: F401
 from proofs_checks import edim_oscillation  # noqa: F401
 from proofs_checks import wright_fisher  # noqa: F401
 from proofs_checks import partial_synthetic  # noqa: F401
+from proofs_checks import tv_contraction  # noqa: F401
