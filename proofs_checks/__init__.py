@@ -18,3 +18,4 @@ from proofs_checks import wright_fisher  # noqa: F401
 from proofs_checks import partial_synthetic  # noqa: F401
 from proofs_checks import tv_contraction  # noqa: F401
 from proofs_checks import gaussian_refit_d  # noqa: F401
+from proofs_checks import icl_retraining  # noqa: F401
