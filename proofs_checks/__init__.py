@@ -20,3 +20,5 @@ from proofs_checks import tv_contraction  # noqa: F401
 from proofs_checks import gaussian_refit_d  # noqa: F401
 from proofs_checks import icl_retraining  # noqa: F401
 from proofs_checks import mup_width_coord  # noqa: F401
+from proofs_checks import depth_mup_coord  # noqa: F401
+from proofs_checks import depth_mup_transfer  # noqa: F401
