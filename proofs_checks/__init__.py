@@ -22,3 +22,5 @@ from proofs_checks import icl_retraining  # noqa: F401
 from proofs_checks import mup_width_coord  # noqa: F401
 from proofs_checks import depth_mup_coord  # noqa: F401
 from proofs_checks import depth_mup_transfer  # noqa: F401
+from proofs_checks import lsa_global_min  # noqa: F401
+from proofs_checks import lsa_is_gd  # noqa: F401
