@@ -152,3 +152,17 @@ def test_fit_power_law():
     y = 3.0 * x**-0.5
     slope, se, c = fit_power_law(x, y, 0.01 * y)
     assert slope == pytest.approx(-0.5) and c == pytest.approx(math.log(3.0)) and se > 0
+
+
+def test_one_sided_agree_rejects_only_the_named_direction():
+    rows = [Row({"i": 0}, theory=0.0, mean=-0.5, se=0.01), Row({"i": 1}, theory=0.0, mean=0.001, se=0.01)]
+    assert Agree(side="above").evaluate(rows).verdict is Verdict.PASS  # far below is not "above"
+    assert Agree().evaluate(rows).verdict is Verdict.FAIL
+    up = [Row({"i": 0}, theory=0.0, mean=0.05, se=0.01)]
+    assert Agree(side="above").evaluate(up).verdict is Verdict.FAIL
+    assert Agree(side="below").evaluate(up).verdict is Verdict.PASS
+    # one-sided z is Phi^-1(1 - alpha/k): between the two-sided z and the same alpha doubled
+    z1 = Agree(side="above", alpha=0.01).evaluate(up).rows[0]["z_crit"]
+    assert z1 == pytest.approx(2.3263, abs=1e-3)
+    with pytest.raises(ValueError):
+        Agree(side="sideways").evaluate(up)

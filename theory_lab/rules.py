@@ -155,6 +155,9 @@ class Agree:
       correction: ``"bonferroni"`` or ``"holm"``.
       max_halfwidth: if set, a row whose tolerance z * SE + finite_size exceeds ``max_halfwidth * max(|theory|, 1e-12)``
         cannot discriminate and is INCONCLUSIVE (unless it already fails).
+      side: ``"two-sided"`` (default); ``"above"`` rejects only a mean significantly above the theory ("not
+        larger than": e.g. a late slope of 0 for "stays bounded", where a falling error is no violation); ``"below"``
+        the mirror image. One-sided rows use one-sided p-values and z = Phi^{-1}(1 - alpha / k).
     """
 
     alpha: float = 0.01
@@ -162,6 +165,7 @@ class Agree:
     correction: str = "bonferroni"
     max_halfwidth: float | None = None
     finite_size_doc: str = "none"
+    side: str = "two-sided"
 
     name = "Agree"
 
@@ -171,21 +175,26 @@ class Agree:
             "correction": self.correction,
             "finite_size": self.finite_size_doc,
             "max_halfwidth": self.max_halfwidth,
+            **({"side": self.side} if self.side != "two-sided" else {}),
         }
 
     def describe(self) -> str:
+        lhs = {"two-sided": "|mean - theory|", "above": "mean - theory", "below": "theory - mean"}[self.side]
         return (
-            f"|mean - theory| <= z*SE + finite-size term ({self.finite_size_doc}); z from family-wise "
+            f"{lhs} <= z*SE + finite-size term ({self.finite_size_doc}); z from family-wise "
             f"alpha={self.alpha} with {self.correction} correction"
         )
 
     def evaluate(self, rows: Sequence[Row]) -> RuleResult:
         if self.correction not in ("bonferroni", "holm"):
             raise ValueError(f"unknown correction {self.correction!r}")
+        if self.side not in ("two-sided", "above", "below"):
+            raise ValueError(f"unknown side {self.side!r}")
+        tails = 2 if self.side == "two-sided" else 1
         good = [r for r in rows if r.finite()]
         bad_names = [r.name() for r in rows if not r.finite()]
         k = max(len(good), 1)
-        z_bonf = critical_z(self.alpha, k)
+        z_bonf = critical_z(self.alpha * 2 / tails, k)
         # p-values of the excess over the finite-size allowance, for Holm's ordering.
         excess, pvals, fs_vals = {}, {}, {}
         for i, r in enumerate(rows):
@@ -193,10 +202,11 @@ class Agree:
                 continue
             fs = _finite_size_value(self.finite_size, r)
             fs_vals[i] = fs
-            dev = abs(r.mean - r.theory)
+            dev = {"two-sided": abs(r.mean - r.theory), "above": r.mean - r.theory,
+                   "below": r.theory - r.mean}[self.side]
             excess[i] = max(0.0, dev - fs)
             if r.se > 0:
-                pvals[i] = float(2 * stats.norm.sf(excess[i] / r.se))
+                pvals[i] = float(tails * stats.norm.sf(excess[i] / r.se))
             else:
                 pvals[i] = 0.0 if excess[i] > 0 else 1.0
         # z threshold per row, and which rows are rejected (declared outside tolerance).
@@ -210,7 +220,7 @@ class Agree:
             stopped = False
             for rank, i in enumerate(order):
                 level = self.alpha / (len(order) - rank)
-                thresholds[i] = float(stats.norm.isf(level / 2))
+                thresholds[i] = float(stats.norm.isf(level / tails))
                 stopped = stopped or pvals[i] > level  # Holm: once one row is kept, all later rows are kept
                 if not stopped:
                     rejected.add(i)
