@@ -243,23 +243,25 @@ class Agree:
                        tolerance=tol, ok=ok, note=note)
             out.append(rec)
         verdict = _decide(out, bad_names)
-        summary = _agree_summary(rows, out, bad_names)
+        summary = _agree_summary(rows, out, bad_names, self.side)
         return RuleResult(self.name, verdict, summary, out, self.settings())
 
 
-def _agree_summary(rows: Sequence[Row], out: list[dict[str, Any]], bad_names: list[str]) -> str:
+def _agree_summary(rows: Sequence[Row], out: list[dict[str, Any]], bad_names: list[str],
+                   side: str = "two-sided") -> str:
     if bad_names:
         bad = f"; diverged or non-finite at {len(bad_names)} row(s), first: {bad_names[0]}"
     else:
         bad = ""
-    scored = [(abs(o["mean"] - o["theory"]) / o["tolerance"], r, o) for r, o in zip(rows, out)
-              if o.get("tolerance") not in (None, 0)]
+    sign = {"two-sided": None, "above": 1.0, "below": -1.0}[side]
+    scored = [((abs(o["mean"] - o["theory"]) if sign is None else sign * (o["mean"] - o["theory"])) / o["tolerance"],
+               r, o) for r, o in zip(rows, out) if o.get("tolerance") not in (None, 0)]
     if not scored:
         return f"{len(rows)} rows, none decidable{bad}"
     ratio, r, o = max(scored, key=lambda s: s[0])
     n_fail = sum(1 for x in out if x["ok"] is False)
     return (f"{n_fail}/{len(rows)} rows outside tolerance; worst {r.name()}: theory {r.theory:.5g}, "
-            f"sim {r.mean:.5g} ± {r.se:.2g} (|dev|/tol = {ratio:.2f}){bad}")
+            f"sim {r.mean:.5g} ± {r.se:.2g} ({'|dev|' if sign is None else 'signed dev'}/tol = {ratio:.2f}){bad}")
 
 
 @dataclasses.dataclass(frozen=True)
