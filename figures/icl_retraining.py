@@ -4,7 +4,9 @@ Panels: (a) E||w_i - w||^2 versus generation i for each real fraction lam, exact
 its limit v/(1-c) dotted, the negative control (c = (1-lam)^2) dashed grey, simulated means ±95%; (b) error after the
 last generation versus the synthetic size m at a fixed number of real examples, with the exact curve, the stationary
 limit and the notes' large-T approximation; (c) phase diagram of the final error over (real fraction, synthetic
-size): simulated mean (colour, log scale; number on top) and the exact value (in brackets).
+size): simulated mean (colour, log scale; number on top) and the exact value (in brackets); (d) the trained
+one-layer LSA loop: ||A_i - Gamma^{-1}||_F^2 versus generation for each real fraction (simulated means ±95%; no exact
+curve), the fitted late-slope line over the second half, and the zero-predictor (collapsed-model) level.
 Run ``python -m figures.icl_retraining``.
 """
 
@@ -23,8 +25,8 @@ from theory_lab.loops import icl_retraining as ic
 def plot(record: Mapping[str, Any]):
     prm = record["params"]
     d, s2, g, T = prm["d"], prm["sigma2"], prm["generations"], prm["T"]
-    fig, axes = P.new_figure(ncols=3, width=3.7, height=3.1)
-    ax_t, ax_m, ax_p = axes[0]
+    fig, axes = P.new_figure(ncols=2, nrows=2, width=4.6, height=3.3)
+    (ax_t, ax_m), (ax_p, ax_l) = axes
     ii = np.arange(g + 1)
     for k, lam in enumerate(prm["lam"]):
         color = P.PALETTE[k % len(P.PALETTE)]
@@ -79,7 +81,26 @@ def plot(record: Mapping[str, Any]):
     ax_p.set(xlabel="synthetic examples n_synth per generation", ylabel=r"real fraction $\lambda$ (n_real rounded)",
              title=f"(c) error after {g} generations: sim (exact)")
     fig.colorbar(im, ax=ax_p, shrink=0.85)
-    for ax in (ax_t, ax_m):
+    lsa = record.get("display", {}).get("lsa_trajectories", {})
+    half = np.arange(g // 2, g + 1)
+    for k, (lam, tr) in enumerate(lsa.items()):
+        color = P.PALETTE[k % len(P.PALETTE)]
+        m, se = np.asarray(tr["mean"]), np.asarray(tr["se"])
+        P.sim_points(ax_l, ii, m, se, color, label=f"lam={lam}")
+        slope = [r for r in (P.rows(record, "lsa_bounded") + P.rows(record, "lsa_growth"))
+                 if np.isclose(r["lam"], float(lam))]
+        if slope:
+            b = slope[0]["mean"]
+            a = m[half].mean() - b * half.mean()
+            ax_l.plot(half, a + b * half, color=color, lw=1.4,
+                      label=f"late slope {b:.2g} ± {1.96 * slope[0]['se']:.1g}")
+    if lsa:
+        ax_l.axhline(record["display"]["lsa_zero_predictor_error"], color="0.5", ls="--", lw=0.9,
+                     label=r"zero predictor $\|\Gamma^{-1}\|_F^2$")
+    ax_l.set(xlabel="generation i", ylabel=r"$\|A_i - \Gamma^{-1}\|_F^2$",
+             title=f"(d) trained LSA loop, d={prm.get('lsa_d')}, N={prm.get('lsa_N')}, "
+                   f"{prm.get('lsa_steps')} Adam steps/gen")
+    for ax in (ax_t, ax_m, ax_l):
         ax.legend(frameon=False, fontsize=6)
     P.caption(fig, record)
     return fig

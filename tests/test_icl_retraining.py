@@ -149,5 +149,52 @@ def test_check_validates_and_builds_one_program():
         resolve_params(CHECK, "quick", {"phase_lam": "1.0"})
     p = resolve_params(CHECK, "quick", {"d": "3", "lam": "0.2", "synth": "0,10", "sigma2": "0.5"})
     grid = CHECK.grid(p)
-    assert len(grid.groups()) == 1  # every (lam, size) point shares one compiled program
-    assert len(grid) == 1 + 2 + len(p["phase_lam"]) * len(p["phase_synth"])
+    # every least-squares (lam, size) point shares one compiled program; the LSA loop is the second
+    assert [g["learner"] for g, _ in grid.groups()] == ["ls", "lsa"]
+    assert len(grid) == 1 + 2 + len(p["phase_lam"]) * len(p["phase_synth"]) + len(p["lsa_lam"])
+    with pytest.raises(BadInput, match="lsa_lam"):
+        resolve_params(CHECK, "quick", {"lsa_lam": "0.3,0.5"})
+    with pytest.raises(BadInput, match="init_scale"):
+        resolve_params(CHECK, "quick", {"lsa_init_scale": "3"})
+
+
+# --- trained LSA learner -------------------------------------------------------------------------------------------
+
+
+def test_lsa_theory_reference():
+    from theory_lab.icl import lsa
+
+    assert ic.lsa_gamma_inverse(2, 8) == pytest.approx(8 / 11)
+    assert ic.lsa_zero_predictor_error(2, 8) == pytest.approx(2 * 64 / 121)
+    np.testing.assert_allclose(lsa.gamma_inverse(np.eye(5), 20), ic.lsa_gamma_inverse(5, 20) * np.eye(5))
+
+
+_LSA_RUN = jax.jit(jax.vmap(lambda k, lam, n2: ic.simulate_lsa_retraining(
+    k, d=2, N=8, batch=8, steps=20, generations=12, lam=lam, lr=0.05, init_scale=0.4, noise2=n2), in_axes=(0, 0, 0)))
+
+
+def _lsa_runs(lam, noise2):
+    f = _LSA_RUN  # one compiled program for both LSA tests (12 generations)
+    lam = np.asarray(lam, dtype=np.float64)
+    return np.asarray(f(jax.random.split(jax.random.key(7), len(lam)), lam, np.full(len(lam), noise2))["err"])
+
+
+def test_lsa_noiseless_self_loop_is_a_fixed_point():
+    # lam = 0 and a noiseless generator: the warm start already fits its own labels exactly (zero gradient)
+    err = _lsa_runs(np.zeros(96), 0.0)  # same shapes as the next test: no recompile
+    assert err.shape == (96, 13)
+    np.testing.assert_allclose(err, np.repeat(err[:, :1], 13, axis=1), rtol=1e-10)
+    assert np.all(err[:, 0] < 1.0)  # generation 0 trained towards Gamma^{-1} from the ZFB init
+
+
+def test_lsa_loop_grows_without_real_data_and_stays_bounded_with_it():
+    from proofs_checks.icl_retraining import late_slope_weights
+
+    R = 48
+    err = _lsa_runs(np.repeat([0.0, 0.5], R), 1.0)
+    slopes = err @ late_slope_weights(err.shape[1] - 1)
+    m0, se0 = _mean_se(slopes[:R])
+    m5, se5 = _mean_se(slopes[R:])
+    assert m0 > Z * se0, (m0, se0)  # lam = 0: significant growth
+    assert abs(m5) <= Z * se5, (m5, se5)  # lam = 0.5: flat (bounded)
+    assert err[R:, -1].mean() < 0.5 * err[:R, -1].mean()

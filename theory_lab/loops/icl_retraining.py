@@ -35,6 +35,22 @@ Wishart_d(n_synth, I):
 Checks: n_synth = 0 gives c = 0, n_real = 0 gives c = 1; d = 10, T = 50, lam = 0.1 gives c = 0.8342 (notes: 0.834).
 Assumptions: Gaussian inputs N(0, I_d), T >= d + 2 (E W^{-1} finite), label noise of equal variance on both parts.
 
+**Trained linear self-attention (LSA) learner** (:func:`simulate_lsa_retraining`; the notes' 5(ii)/(c) item 2).
+The learner is the one-layer Zhang–Frei–Bartlett LSA (arXiv:2306.09927; :mod:`theory_lab.icl.lsa`) trained by
+online Adam on prompts (N context pairs x ~ N(0, I_d), y = <w, x>, w ~ N(0, I_d), query x_q). In generation i a
+``lam`` fraction of each batch keeps the real query label <w, x_q>; the rest get the previous generation's LSA
+prediction plus N(0, noise2) (the generator samples from its own model). Generation 0 is all real and starts from
+ZFB's Assumption 3.3 initialization; generation i >= 1 starts from generation i - 1's weights (warm start, notes
+5(c) item 2). The error is ||A_i - Gamma^{-1}||_F^2, A_i = W_PV[d, d] W_KQ[:d, :d] (the effective matrix), Gamma^{-1}
+= (1 + (d + 1)/N)^{-1} I the global minimum (ZFB Thm 4.1, :func:`lsa_gamma_inverse`).
+Theory [derived; linear response]: both losses are quadratic in the prediction with the same Hessian, so the
+population minimizer of generation i is exactly lam Gamma^{-1} + (1 - lam) A_{i-1}; with training error xi_i,
+e_i = (1 - kappa lam) e_{i-1} + xi_i (kappa in (0, 1] the fraction of the way a generation's training goes). Hence
+for lam > 0 the error is bounded (late slope -> 0); for lam = 0 nothing pulls A back, and the label-noise-driven
+training error accumulates (growth). The per-generation training error v_T = E||xi||^2 of Adam is not predicted, so
+no exact curve is claimed for the LSA. (With noise2 = 0 and lam = 0 the warm start is an exact fixed point: the
+error stays at its generation-0 value.)
+
 Theory is float64 NumPy. Simulators are pure JAX: a data-level reference (T rows per generation) and a
 statistic-level sampler (Wishart blocks; cost independent of T), both with the generations inside ``lax.scan``.
 """
@@ -58,6 +74,9 @@ __all__ = [
     "simulate_icl_retraining",
     "simulate_icl_retraining_fast",
     "wishart_factor",
+    "lsa_gamma_inverse",
+    "lsa_zero_predictor_error",
+    "simulate_lsa_retraining",
 ]
 
 
@@ -232,4 +251,77 @@ def simulate_icl_retraining_fast(key: jax.Array, *, d: int, generations: int, n_
         return e, jnp.sum(e * e)
 
     _, err = jax.lax.scan(step, jnp.zeros((d,), dtype=dtype), jax.random.split(key, generations + 1))
+    return {"err": err}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Trained linear self-attention learner (ZFB one-layer LSA, Adam, warm start)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def lsa_gamma_inverse(d: int, N: int) -> float:
+    """Gamma^{-1} = (1 + (d + 1)/N)^{-1} (times I_d): the ZFB global-minimum effective matrix for Lambda = I_d
+    (Zhang, Frei, Bartlett, arXiv:2306.09927, Thm 4.1: Gamma = (1 + 1/N) Lambda + tr(Lambda)/N I). d = 2, N = 8:
+    0.72727."""
+    if int(d) < 1 or int(N) < 1:
+        raise ValueError(f"need d, N >= 1; got d={d}, N={N}")
+    return 1.0 / (1.0 + (d + 1.0) / N)
+
+
+def lsa_zero_predictor_error(d: int, N: int) -> float:
+    """||0 - Gamma^{-1}||_F^2 = d (1 + (d + 1)/N)^{-2}: the error of the collapsed (zero) predictor. d=2, N=8: 1.0579."""
+    return d * lsa_gamma_inverse(d, N) ** 2
+
+
+@functools.partial(jax.jit, static_argnames=("d", "N", "batch", "steps", "generations", "dtype"))
+def simulate_lsa_retraining(key: jax.Array, *, d: int, N: int, batch: int, steps: int, generations: int, lam, lr,
+                            init_scale, noise2, dtype=jnp.float64) -> dict[str, jax.Array]:
+    """One trial of the self-consuming loop of a trained one-layer ZFB LSA (see the module docstring).
+
+    Each generation: ``steps`` Adam steps (cosine-decayed peak ``lr``, fresh optimizer state) inside ``lax.scan``, a
+    fresh batch of ``batch`` prompts of N context pairs per step; rows ``arange(batch) < floor(lam batch + 1/2)``
+    keep the real query label, the others get the previous generation's prediction + sqrt(noise2) N(0, 1).
+    Generations run inside an outer ``lax.scan``; generation 0 is all real from ZFB's initialization (scale
+    ``init_scale``). Args: d, N, batch, steps, generations static ints; lam, lr, init_scale, noise2 traced.
+    Returns {"err": ||A_i - Gamma^{-1}||_F^2 for i = 0..generations}, A_i = W_PV[d, d] W_KQ[:d, :d].
+    """
+    import optax
+
+    from theory_lab.icl import lsa as _lsa  # read-only use of the ICL family's LSA
+
+    kinit, kgen = jax.random.split(key)
+    params0 = _lsa.zfb_init(kinit, d, init_scale, dtype)
+    n_real = jnp.floor(jnp.asarray(lam, dtype) * batch + 0.5)
+    noise = jnp.sqrt(jnp.asarray(noise2, dtype))
+    lr = jnp.asarray(lr, dtype)
+    sched = optax.cosine_decay_schedule(1.0, steps)
+    opt = optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(lambda t: -lr * sched(t)))
+    target_A = lsa_gamma_inverse(d, N) * jnp.eye(d, dtype=dtype)
+    rows = jnp.arange(batch)
+
+    def loss_fn(p, X, y, xq, target):
+        return 0.5 * jnp.mean((_lsa.zfb_predict(*p, X, y, xq) - target) ** 2)
+
+    def generation(params, gk):
+        k, i = gk
+        prev = jax.lax.stop_gradient(params)
+        is_real = jnp.where(i == 0, True, rows < n_real)
+
+        def step(carry, kk):
+            p, st = carry
+            z = jax.random.normal(kk, (batch, N + 3, d), dtype=dtype)
+            X, xq, w = z[:, :N], z[:, N], z[:, N + 1]
+            y = jnp.einsum("bti,bi->bt", X, w)
+            synth = _lsa.zfb_predict(*prev, X, y, xq) + noise * z[:, N + 2, 0]
+            target = jnp.where(is_real, jnp.sum(xq * w, -1), synth)
+            g = jax.grad(loss_fn)(p, X, y, xq, target)
+            upd, st = opt.update(g, st, p)
+            return (optax.apply_updates(p, upd), st), None
+
+        (p, _), _ = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(k, steps))
+        A = p[0][d, d] * p[1][:d, :d]
+        return p, jnp.sum((A - target_A) ** 2)
+
+    _, err = jax.lax.scan(generation, params0,
+                          (jax.random.split(kgen, generations + 1), jnp.arange(generations + 1)))
     return {"err": err}
