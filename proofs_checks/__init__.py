@@ -25,3 +25,4 @@ from proofs_checks import depth_mup_transfer  # noqa: F401
 from proofs_checks import lsa_global_min  # noqa: F401
 from proofs_checks import lsa_is_gd  # noqa: F401
 from proofs_checks import nngp_ntk  # noqa: F401
+from proofs_checks import beyond_iid  # noqa: F401
