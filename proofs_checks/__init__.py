@@ -27,3 +27,4 @@ from proofs_checks import lsa_is_gd  # noqa: F401
 from proofs_checks import nngp_ntk  # noqa: F401
 from proofs_checks import beyond_iid  # noqa: F401
 from proofs_checks import lora_plus  # noqa: F401
+from proofs_checks import hrp_init  # noqa: F401
