@@ -30,3 +30,4 @@ from proofs_checks import lora_plus  # noqa: F401
 from proofs_checks import hrp_init  # noqa: F401
 from proofs_checks import lora_init  # noqa: F401
 from proofs_checks import lazy_training  # noqa: F401
+from proofs_checks import task_diversity  # noqa: F401
