@@ -1,8 +1,8 @@
 """Performance harness: trials per second of every check's simulator, achieved FLOP/s against this device's
 measured matmul peak (for simulators that declare their flop count), how time grows with the number of seeds
-(fitted exponent; ~1 means the batch is used efficiently), and the chunk size the sweep chose.
+(exponent between 16 and 32 seeds; ~1 means time follows work), and the chunk used.
 
-    python bench/run.py [--scale 0.25] [--out bench/RESULTS.md] [CHECK ...]
+    python bench/run.py [--max-points 2] [--out bench/RESULTS.md] [CHECK ...]
 
 Writes its table between the `harness` markers of bench/RESULTS.md (other sections are kept). Each configuration
 is run once to compile and once to time; timings exclude compilation.
@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import sys
+import math
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from theory_lab.claims import registry, resolve_params  # noqa: E402
 from theory_lab.rules import fit_power_law  # noqa: E402
-from theory_lab.sweep import run_sweep  # noqa: E402
+from theory_lab.sweep import Grid, run_sweep  # noqa: E402
 
 START, END = "<!-- harness:start -->", "<!-- harness:end -->"
 
@@ -64,26 +65,32 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def bench_check(check, scale: float) -> dict:
+def bench_check(check, max_points: int = 8) -> dict:
+    """Throughput of ``check``'s simulator on its quick profile's largest static group (at most ``max_points``
+    dynamic points), at 16 and 32 seeds per point with one fixed chunk of 16 seeds x points: the two runs share one
+    compiled program (compiled in a warm-up run, not timed), so the time ratio is pure work scaling."""
     p = resolve_params(check, "quick", {})
     grid = check.grid(p)
-    top = max(16, int(check.profiles["quick"].seeds * scale))
-    seeds = sorted({max(8, top // 4), max(8, top // 2), top})
-    times = []
-    for k, s in enumerate(seeds):
-        run_sweep(check.simulate, grid, seeds=s, root_seed=1)  # compile this shape
-        t = _timed(lambda: run_sweep(check.simulate, grid, seeds=s, root_seed=2))
-        times.append(t)
-    res = run_sweep(check.simulate, grid, seeds=seeds[-1], root_seed=3)
-    trials = len(grid) * seeds[-1]
-    slope = fit_power_law(np.asarray(seeds, float), np.asarray(times), 0.01 * np.asarray(times))[0] \
-        if len(seeds) > 1 else float("nan")
+    statics, idx = grid.groups()[-1]  # last group: the largest shapes of the sweep, by convention of the checks
+    pts = [grid.points[i] for i in idx[:max_points]]
+    sub = Grid.from_points(pts, static=grid.static)
+    chunk = len(pts) * 16 * len(jax.devices())
+    run_sweep(check.simulate, sub, seeds=16, root_seed=1, chunk_size=chunk)  # compile
+    times, res = [], None
+    seeds = [16, 32]
+    for s in seeds:
+        t0 = time.perf_counter()
+        res = run_sweep(check.simulate, sub, seeds=s, root_seed=2, chunk_size=chunk)
+        times.append(time.perf_counter() - t0)
+    trials = len(sub) * seeds[-1]
+    slope = math.log(times[1] / times[0]) / math.log(seeds[1] / seeds[0])
     flops = None
     if hasattr(check, "flops_per_trial"):
-        flops = sum(check.flops_per_trial({k: pt[k] for k in grid.static}) for pt in grid.points) * seeds[-1]
-    return {"check": check.id, "points": len(grid), "seeds": seeds[-1], "trials": trials, "seconds": times[-1],
+        flops = sum(check.flops_per_trial({k: pt[k] for k in sub.static}) for pt in sub.points) * seeds[-1]
+    return {"check": check.id, "group": ", ".join(f"{k}={v}" for k, v in statics.items()) or "-",
+            "points": len(sub), "seeds": seeds[-1], "trials": trials, "seconds": times[-1],
             "trials_per_s": trials / times[-1], "growth_exponent": slope, "flops": flops,
-            "chunks": f"{min(res.chunk_sizes)}-{max(res.chunk_sizes)}" if res.chunk_sizes else "-"}
+            "chunks": f"{min(res.chunk_sizes)}" if res.chunk_sizes else "-"}
 
 
 def table(rows: list[dict], peak: float, device: str) -> str:
@@ -91,12 +98,16 @@ def table(rows: list[dict], peak: float, device: str) -> str:
         f"Harness run {time.strftime('%Y-%m-%d')} on {device}; python {platform.python_version()}, jax {jax.__version__}; "
         f"float64. Matmul peak measured in the same run: {peak / 1e9:.1f} GFLOP/s (1024 x 1024 float64).",
         "",
-        "| check | points x seeds | time (s) | trials/s | time ~ seeds^k, k | GFLOP/s (% of peak) | chunk (trials) |",
-        "|---|---|---|---|---|---|---|",
+        "Per check: the quick profile's largest static group (at most --max-points dynamic points, default 2), 16 and 32 seeds per point in "
+        "chunks of 16 seeds x points (one compiled program, compiled in an untimed warm-up); k is the time ratio's "
+        "exponent between 16 and 32 seeds (1 = time proportional to work; < 1 = fixed overhead per call).",
+        "",
+        "| check | static group | points x seeds | time (s) | trials/s | time ~ seeds^k, k | GFLOP/s (% of peak) | chunk (trials) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         fl = "-" if r["flops"] is None else f"{r['flops'] / r['seconds'] / 1e9:.2f} ({100 * r['flops'] / r['seconds'] / peak:.0f}%)"
-        lines.append(f"| `{r['check']}` | {r['points']} x {r['seeds']} | {r['seconds']:.2f} | {r['trials_per_s']:,.0f} | "
+        lines.append(f"| `{r['check']}` | {r['group']} | {r['points']} x {r['seeds']} | {r['seconds']:.2f} | {r['trials_per_s']:,.0f} | "
                      f"{r['growth_exponent']:.2f} | {fl} | {r['chunks']} |")
     return "\n".join(lines) + "\n"
 
@@ -114,7 +125,7 @@ def write_section(path: Path, body: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checks", nargs="*", help="check ids (default: all)")
-    ap.add_argument("--scale", type=float, default=0.25, help="fraction of the quick profile's seeds (default 0.25)")
+    ap.add_argument("--max-points", type=int, default=2, help="dynamic points of the largest static group (default 2)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     args = ap.parse_args(argv)
     checks = registry()
@@ -126,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = matmul_peak()
     rows = []
     for i in ids:
-        rows.append(bench_check(checks[i], args.scale))
+        rows.append(bench_check(checks[i], args.max_points))
         print(f"{i}: {rows[-1]['trials_per_s']:,.0f} trials/s", file=sys.stderr, flush=True)
     body = table(rows, peak, device_name())
     print(body)
