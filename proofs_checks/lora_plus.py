@@ -11,6 +11,10 @@ The toy is the notes' reconstruction (section 4a) of LoRA+ section 3, f(x) = (W*
 learning rates eta = c/n make SGD exactly the explicit Euler scheme, with step c/sqrt(n), of a width-free ODE in the
 rescaled variables (s n^(-1/4), b n^(1/4)): hence |s_inf| ~ n^(1/4) and steps ~ sqrt(n) log n. With
 (eta_A, eta_B) = (c_a/n, c_b) the scalar recursion contains no n at all: the law of every statistic is width-free.
+
+Display only (not part of the verdict): a heat map of the mean steps to fit over the ratio lambda = eta_B/eta_A =
+2^0, 2^1, ... and the widths, at eta_A = lr_a/n (the LoRA+ paper's Figure style), with the optimal ratio per width and
+its fitted exponent in n (theory: lambda* = Theta(n)).
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ FS_FEATURE = 0.01
 FS_STEPS = 0.02
 FS_ORDER = 0.05
 #: Negative controls: the exponents of a plausible wrong theory.
+#: Heat map (display only, never part of the verdict): ratios lambda = eta_B/eta_A = 2^0 .. 2^(log2 max n + HEAT_EXTRA)
+#: at eta_A = lr_a/n, so that the optimum (~ n, at the stability edge eta_B s^2 ~ 2) is inside the grid at every width.
+HEAT_EXTRA = 6
+HEAT_ARM = 3.0
+#: Bootstrap resamples for the SEs of the located optima and of their exponent (display only).
+HEAT_BOOT = 200
 CONTROL = {"equal_feature": 0.5, "equal_steps": 0.0, "plus_feature": 0.25, "plus_b": -0.25, "plus_steps": 0.5,
            "order": 2.0}
 
@@ -43,6 +53,62 @@ def _budget(n: int, p: Mapping[str, Any]) -> int:
     t_pl = lora.expected_gf_steps(p["lr_a"] / n, p["lr_b"], n, p["target"], p["tol"])
     t_inv = t_pl / min(p["eps"])
     return int(64 * math.ceil(BUDGET_FACTOR * max(t_eq, t_pl, t_inv) / 64))
+
+
+def _heat_log2_ratios(p: Mapping[str, Any]) -> list[int]:
+    return list(range(0, int(math.ceil(math.log2(max(p["widths"])))) + HEAT_EXTRA + 1))
+
+
+def _locate_opt(ks: list[int], mean_steps: np.ndarray) -> float:
+    """log2 of the optimal ratio: grid argmin of the mean steps, refined by a parabola in (log2 lambda, log mean)
+    through the argmin and its two neighbours (offset clipped to half a grid step); last axis = ratios."""
+    y = np.log(mean_steps)
+    m = int(np.argmin(y))
+    if 0 < m < len(ks) - 1:
+        den = y[m - 1] - 2 * y[m] + y[m + 1]
+        if den > 0:
+            return ks[m] + float(np.clip(0.5 * (y[m - 1] - y[m + 1]) / den, -0.5, 0.5))
+    return float(ks[m])
+
+
+def heat_map(p: Mapping[str, Any], sweep: SweepResult, n_boot: int = HEAT_BOOT) -> dict[str, Any]:
+    """Mean SGD steps to fit (capped at the smallest budget, so every cell has the same cap) over (ratio, width) at
+    eta_A = lr_a/n, eta_B = lambda eta_A; the optimal ratio per width (:func:`_locate_opt`) and the exponent of lambda*
+    in n (ordinary least squares of log2 lambda* on log2 n), both with bootstrap SEs over seeds (``n_boot`` resamples
+    of every cell, fixed generator). A bootstrap SE can be too small where a diverging seed is rare enough to be
+    absent from the sample.
+
+    Display only: theory says lambda* = Theta(n) (LoRA+ section 3; here the scalar recursion depends on n only through
+    lambda/n, so lambda*/n is exactly width-free); this exponent is reported, not tested. Near the optimum (the
+    stability edge) the mean is dominated by rare diverging seeds, hence the bootstrap rather than a delta-method SE.
+    """
+    c = sweep.coords
+    sel = np.isclose(c["arm"], HEAT_ARM)
+    widths = sorted(set(int(n) for n in c["n"][sel]))
+    ks = _heat_log2_ratios(p)
+    cap = int(min(c["steps"][sel]))
+    samples = np.full((len(widths), len(ks), sweep.seeds), np.nan)
+    for i in np.nonzero(sel)[0]:
+        k = int(round(math.log2(c["eta_b"][i] / c["eta_a"][i])))
+        t = np.minimum(np.asarray(sweep.data["steps_to_fit"][i], dtype=np.float64), cap)
+        samples[widths.index(int(c["n"][i])), ks.index(k)] = t
+    steps = samples.mean(axis=2)
+    frac = (samples < cap).mean(axis=2)
+    rng = np.random.default_rng(0)
+    x = np.log2(np.asarray(widths, dtype=np.float64))
+    opt = np.asarray([_locate_opt(ks, steps[j]) for j in range(len(widths))])
+    boot = np.empty((n_boot, len(widths)))
+    for b in range(n_boot):  # one resample of every cell's seeds at a time: O(widths x ratios x seeds) memory
+        idx = rng.integers(0, sweep.seeds, size=samples.shape)
+        mb = np.take_along_axis(samples, idx, axis=2).mean(axis=2)
+        boot[b] = [_locate_opt(ks, mb[j]) for j in range(len(widths))]
+    slope = float(np.polyfit(x, opt, 1)[0])
+    slope_se = float(np.std([np.polyfit(x, bb, 1)[0] for bb in boot], ddof=1))
+    opt_se = boot.std(axis=0, ddof=1)
+    return {"n": widths, "log2_ratio": ks, "steps": steps.T.tolist(), "frac_fit": frac.T.tolist(), "cap": cap,
+            "opt_log2_ratio": opt.tolist(), "opt_log2_ratio_se": opt_se.tolist(), "opt_exponent": (slope, slope_se),
+            "opt_log2_const": float(np.mean(opt - x)),
+            "lr_a": p["lr_a"], "plus_log2_ratio_minus_log2_n": math.log2(p["lr_b"] / p["lr_a"])}
 
 
 class LoraPlusRatio(Check):
@@ -111,6 +177,11 @@ class LoraPlusRatio(Check):
         for e in p["eps"]:
             pts.append({"n": n0, "steps": budget[n0], "arm": 2.0, "eps": float(e),
                         "eta_a": e * p["lr_a"] / n0, "eta_b": e * p["lr_b"]})
+        # Heat-map group (display only; appended last so the verdict points keep their indices and random keys).
+        for n in sorted(set(p["widths"])):
+            for k in _heat_log2_ratios(p):
+                pts.append({"n": n, "steps": budget[n], "arm": HEAT_ARM, "eps": 1.0,
+                            "eta_a": p["lr_a"] / n, "eta_b": 2.0 ** k * p["lr_a"] / n})
         for pt in pts:  # target and tol are traced scalars too
             pt.update(target=float(p["target"]), tol=float(p["tol"]))
         return Grid.from_points(pts, static=("n", "steps"))
@@ -195,7 +266,7 @@ class LoraPlusRatio(Check):
         return out
 
     def display(self, p: Mapping[str, Any], sweep: SweepResult) -> dict[str, Any]:
-        return self.summaries(p, sweep)
+        return {**self.summaries(p, sweep), "heat": heat_map(p, sweep)}
 
 
 CHECK = register(LoraPlusRatio())
