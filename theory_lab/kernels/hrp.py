@@ -83,6 +83,24 @@ def hrp_residual(m_mat: np.ndarray, a_p: np.ndarray, r: int) -> float:
     return float(np.sum(res * res))
 
 
+def orthonormal_columns(a):
+    """An orthonormal basis of the nested column spans of ``a`` (n x p, full column rank): column j of the result
+    spans the same first-j-columns subspace as a QR's Q, up to sign. Classical Gram-Schmidt applied twice (CGS2,
+    accurate to machine precision for well-conditioned Gaussian matrices), in plain matmuls: the batched LAPACK QR
+    custom call wedged XLA's CPU runtime under vmap in CI (two hangs in BlockUntilReady), matmuls do not."""
+    n, p = a.shape
+    idx = jnp.arange(p)
+
+    def step(j, q):
+        v = a[:, j]
+        for _ in range(2):  # the second pass restores orthogonality lost to rounding in the first
+            c = (q.T @ v) * (idx < j)
+            v = v - q @ c
+        return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+    return jax.lax.fori_loop(0, p, step, jnp.zeros_like(a))
+
+
 @functools.partial(jax.jit, static_argnames=("m", "n", "r", "ps", "dtype"))
 def simulate_hrp(key, *, m: int, n: int, r: int, ps: tuple[int, ...], decay, dtype=jnp.float64):
     """One trial: residuals of random init and of HRP(p) for every p in ``ps`` (nested preheat subspaces).
@@ -98,10 +116,10 @@ def simulate_hrp(key, *, m: int, n: int, r: int, ps: tuple[int, ...], decay, dty
     norm2 = jnp.sum(s2)
     k1, k2 = jax.random.split(key)
     a_rand = jax.random.normal(k1, (n, r), dtype=dtype)
-    q_r, _ = jnp.linalg.qr(a_rand)
+    q_r = orthonormal_columns(a_rand)
     random_res = norm2 - jnp.sum(s2[:, None] * q_r * q_r)
     a_p = jax.random.normal(k2, (n, max(ps)), dtype=dtype)
-    q, _ = jnp.linalg.qr(a_p)
+    q = orthonormal_columns(a_p)
     hrp = []
     for p in ps:  # a static loop over the few preheating ranks (shapes differ), not over trials
         qp = q[:, :p]
