@@ -1,11 +1,12 @@
 """Process-level XLA settings that must be in place before JAX starts (no JAX import here).
 
-XLA's CPU backend can wedge: a vmapped computation (seen with batched QR/eigh/Cholesky) never completes and the
-process waits forever in ``BlockUntilReady`` with its Eigen worker threads parked. It happened in this suite's CI
-(``tests/test_hrp.py``), in two LoRA/HRP check runs and in a sweep with a Cholesky inside ``shard_map``; the same
-wedge is documented upstream (PyAutoFit #1528/#1530: 14/16 hangs with the multi-threaded Eigen pool, 0/12 without).
-Turning the multi-threaded Eigen pool off avoids it. The cost is small here: sweeps are parallel over vmapped trials
-and devices, not inside one matmul, and on a 2-core machine running two test workers the pool only oversubscribes.
+XLA's CPU backend can wedge: a vmapped computation never completes and the process waits forever in
+``BlockUntilReady`` with its worker threads parked. Upstream reports (PyAutoFit #1528/#1530: 14/16 hangs with the
+multi-threaded Eigen pool, 0/12 without) tie it to the Eigen pool, so it is turned off here. In this suite that was
+not enough: a vmapped batched LAPACK QR (``lora.hrp-init``) hung in CI with and without the flag, and was replaced by
+Gram-Schmidt in matmuls (``theory_lab.kernels.hrp.orthonormal_columns``). The flag is kept because it is cheap:
+sweeps are parallel over vmapped trials and devices, not inside one matmul, and on a 2-core machine running two
+test workers the pool only oversubscribes the cores.
 Set ``THEORY_LAB_EIGEN_THREADS=1`` to keep XLA's default pool.
 """
 
