@@ -8,14 +8,13 @@ Theory: :func:`theory_lab.kernels.depth_mup.feature_update_exponent` (rms featur
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.kernels import depth_mup as dm
-from theory_lab.rules import Agree, Row, fit_power_law, mean_and_se
+from theory_lab.rules import Agree, Row, exponent_allowance, fit_power_law, mean_and_se
 from theory_lab.sweep import Grid, SweepResult
 
 #: (name, alpha, gamma, optimizer): Depth-muP for SGD and Adam, the unstable gamma = 0, the ODE line (1, 0), and two
@@ -29,14 +28,6 @@ SETTINGS = (
     ("Depth-µP Adam (½,½)", 0.5, 0.5, "adam"),
 )
 
-
-def finite_size_allowance(depths) -> float:
-    """Declared allowance on a fitted depth exponent: L_min^{-1/2} / ln(L_max / L_min). The depth-L network
-    approaches its L → ∞ limit at rate O(L^{-1/2}) (the Euler–Maruyama strong rate of the Depth-µP SDE limit; O(1/L)
-    for the ODE line), and a relative correction c·L^{-1/2} with |c| ≤ 1 bends a log-log slope over
-    [L_min, L_max] by at most about this much."""
-    lo, hi = min(depths), max(depths)
-    return lo ** -0.5 / math.log(hi / lo)
 
 
 class DepthMupCoord(Check):
@@ -115,7 +106,7 @@ class DepthMupCoord(Check):
             label = {"setting": name, "alpha": a, "gamma": g, "optimizer": o,
                      "rms_update": ", ".join(f"{m:.3g}" for m in mean)}
             rows.append(Row(label, theory, b, b_se, int(bad.sum())))
-        allow = finite_size_allowance(p["depths"])
+        allow = exponent_allowance(p["depths"])
         return [Evidence("depth exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                   finite_size_doc=f"L_min^-1/2/ln(L_max/L_min) = {allow:.3f}"),
                          rows)]

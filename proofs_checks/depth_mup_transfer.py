@@ -25,7 +25,7 @@ import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.kernels import depth_mup as dm
-from theory_lab.rules import Agree, Row, fit_power_law
+from theory_lab.rules import Agree, Row, exponent_allowance, fit_power_law
 from theory_lab.sweep import Grid, SweepResult
 
 #: (name, alpha, gamma): Depth-muP and the branch-scaled net whose SGD update is not depth-scaled.
@@ -64,12 +64,6 @@ def optimum_and_se(log2_lr: np.ndarray, per_seed: np.ndarray, rng: np.random.Gen
         return best, math.nan
     return best, float(np.nanstd(boots, ddof=1))
 
-
-def finite_size_allowance(depths) -> float:
-    """Declared allowance on the fitted exponent of η*(L): L_min^{-1/2}/ln(L_max/L_min), the O(L^{-1/2}) approach
-    to the depth limit (as in `scaling.depth-mup-coord`)."""
-    lo, hi = min(depths), max(depths)
-    return lo ** -0.5 / math.log(hi / lo)
 
 
 class DepthMupTransfer(Check):
@@ -160,7 +154,7 @@ class DepthMupTransfer(Check):
                      "log2_eta_star": ", ".join(f"{x:.2f}" for x in best)}
             theory = 0.0 if control else dm.optimal_lr_exponent(a, g)
             rows.append(Row(label, theory, b, b_se, int((~ok).sum())))
-        allow = finite_size_allowance(p["depths"])
+        allow = exponent_allowance(p["depths"])
         return [Evidence("optimal-lr exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                        finite_size_doc=f"L_min^-1/2/ln(L_max/L_min) = {allow:.3f}"),
                          rows)]

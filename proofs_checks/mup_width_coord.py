@@ -13,27 +13,19 @@ SP's leading power at small widths (local slopes 0.0 → 0.56 for SGD), while ``
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.kernels import coord_check as cc
-from theory_lab.rules import Agree, Row, fit_power_law, mean_and_se
+from theory_lab.rules import Agree, Row, exponent_allowance, fit_power_law, mean_and_se
 from theory_lab.sweep import Grid, SweepResult
 
 #: (parametrization, optimizer) pairs compared: NTK only with SGD (its kernel-regime statement is about SGD/GD).
 SETTINGS = (("mup", "sgd"), ("sp", "sgd"), ("ntk", "sgd"), ("mup", "adam"), ("sp", "adam"))
 CODES = {"sp": 0, "ntk": 1, "mup": 2}
 
-
-def finite_size_allowance(widths) -> float:
-    """Declared allowance on a fitted exponent: n_min^{-1/2} / ln(n_max / n_min) — a relative O(n^{-1/2})
-    correction (the coordinate fluctuations of a width-n layer) changes a log-log slope over [n_min, n_max] by at most
-    about this much."""
-    lo, hi = min(widths), max(widths)
-    return lo ** -0.5 / math.log(hi / lo)
 
 
 class MupWidthCoord(Check):
@@ -114,7 +106,7 @@ class MupWidthCoord(Check):
                 label = {"parametrization": par, "optimizer": opt, "step": t,
                          "l1": ", ".join(f"{m:.3g}" for m in mean[:, t])}
                 rows.append(Row(label, cc.LAZY_EXPONENT if control else theory, b, b_se, int(bad[:, t].sum())))
-        allow = finite_size_allowance(p["widths"])
+        allow = exponent_allowance(p["widths"])
         return [Evidence("width exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                   finite_size_doc=f"n_min^-1/2/ln(n_max/n_min) = {allow:.3f}"),
                          rows)]

@@ -372,6 +372,15 @@ class TransitionAt:
 # --- estimators with standard errors -------------------------------------------------------------------------------
 
 
+def exponent_allowance(sizes) -> float:
+    """Declared finite-size allowance on an exponent fitted over ``sizes`` (widths or depths):
+    s_min^{-1/2} / ln(s_max / s_min). A relative O(s^{-1/2}) correction c s^{-1/2} with |c| <= 1 to the leading power
+    bends a log-log slope over [s_min, s_max] by at most about this much (used by the width and depth scaling checks,
+    whose limits are approached at rate s^{-1/2})."""
+    lo, hi = min(sizes), max(sizes)
+    return lo ** -0.5 / math.log(hi / lo)
+
+
 def mean_and_se(samples: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over ``axis``, its standard error s / sqrt(R), and the count of non-finite trials.
 
