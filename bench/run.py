@@ -97,10 +97,12 @@ def bench_check(check, max_points: int = 8) -> dict:
             "chunks": f"{min(res.chunk_sizes)}" if res.chunk_sizes else "-"}
 
 
-def table(rows: list[dict], peak: float, device: str) -> str:
+def table(rows: list[dict], peak: float, device: str, wall: float, load: tuple[float, float]) -> str:
     lines = [
-        f"Harness run {time.strftime('%Y-%m-%d')} on {device}; python {platform.python_version()}, jax {jax.__version__}; "
-        f"float64. Matmul peak measured in the same run: {peak / 1e9:.1f} GFLOP/s (1024 x 1024 float64).",
+        f"Harness run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {device}; python {platform.python_version()}, "
+        f"jax {jax.__version__}; float64. Matmul peak measured in the same run: {peak / 1e9:.1f} GFLOP/s "
+        f"(1024 x 1024 float64). Whole harness ({len(rows)} checks, compilation included): {wall:.0f} s wall; "
+        f"1-minute load average {load[0]:.1f} before, {load[1]:.1f} after (the harness itself adds up to ~2).",
         "",
         "Per check: the quick profile's largest static group (at most --max-points dynamic points, default 2), 16 and 32 seeds per point in "
         "chunks of 16 seeds x points (one compiled program, compiled in an untimed warm-up); k is the time ratio's "
@@ -138,12 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"bench: error: unknown check {unknown[0]!r}", file=sys.stderr)
         return 2
+    t_start, load0 = time.perf_counter(), os.getloadavg()[0]
     peak = matmul_peak()
     rows = []
     for i in ids:
         rows.append(bench_check(checks[i], args.max_points))
         print(f"{i}: {rows[-1]['trials_per_s']:,.0f} trials/s", file=sys.stderr, flush=True)
-    body = table(rows, peak, device_name())
+    body = table(rows, peak, device_name(), time.perf_counter() - t_start, (load0, os.getloadavg()[0]))
     print(body)
     write_section(Path(args.out), body)
     return 0
