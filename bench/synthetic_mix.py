@@ -9,9 +9,9 @@ Timed, in one process and interleaved (so that CPU contention from other users h
 ``--repeats`` rounds is reported, and the median too):
   * numpy      -- the reference: a Python loop over trials, NumPy data generation (PCG64) and LAPACK solve;
   * jax-data   -- theory_lab's data-level JAX simulator, jit + vmap over a batch of trials;
-  * jax-stat   -- the statistic-level sampler the check uses (``simulate_mixed_model``: Wishart blocks by Bartlett,
-                  binomial pruning counts; it also carries the toy theorem's branch), jit + vmap over a batch;
-  * jax-stat-A -- the general-theorem sampler alone (``simulate_accuracy``), jit + vmap over a batch;
+  * jax-stat   -- the statistic-level general-theorem sampler the check compiles for these rows
+                  (``simulate_accuracy``: both Wishart blocks by Bartlett from one block of normals, binomial
+                  pruning counts), jit + vmap over a batch;
   * jax-sweep  -- the same sampler through the check engine's sweep (blocks of 16, lax.map, chunked), i.e. what a
                   check run gets.
 The headline is jax-sweep / numpy (target >= 3x on 2 CPU cores). Mean accuracies ± SE are printed as a sanity
@@ -81,10 +81,6 @@ def data_level(key):
 
 
 def stat_level(key):
-    return sm.simulate_mixed_model(key, p=P, p_active=P, toy=0.0, n=N, m=M, nhat=1.0, **MODEL)
-
-
-def stat_level_general(key):
     return sm.simulate_accuracy(key, p=P, n=N, m=M, **MODEL)
 
 
@@ -93,7 +89,7 @@ def sweep_call(trials: int):
 
     check = SyntheticMix()
     point = {"p": P, "p_active": float(P), "toy": 0.0, "n": float(N), "m": float(M), "nhat": 1.0, **MODEL}
-    grid = Grid.from_points([point], static=("p",))
+    grid = Grid.from_points([point], static=("p", "toy"))
 
     def call(seed: int) -> np.ndarray:
         # chunk_size given: the engine's memoised program is reused (without it, run_sweep sizes its chunk with an
@@ -116,7 +112,6 @@ def main() -> None:
         "numpy": (lambda seed: numpy_trials(np.random.default_rng(seed), trials_np), trials_np),
         "jax-data": (jax_batch(data_level, args.trials), args.trials),
         "jax-stat": (jax_batch(stat_level, args.trials), args.trials),
-        "jax-stat-A": (jax_batch(stat_level_general, args.trials), args.trials),
         "jax-sweep": (sweep_call(args.trials), args.trials),
     }
     # Warm-up (compilation, thread pools), then interleaved timed rounds.

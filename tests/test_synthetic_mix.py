@@ -162,6 +162,24 @@ def test_bartlett_factor_has_wishart_moments_and_embeds():
     assert gram._cache_size() == 1
 
 
+def test_bartlett_pair_gives_two_independent_wisharts():
+    """The paired sampler reads the lower and the upper triangle of one normal block: each Gram must be Wishart with
+    its own degrees of freedom (singular and full rank), and the two must be uncorrelated entry by entry."""
+    r = 10000
+    keys = jax.random.split(jax.random.key(1), r)
+    pair = jax.jit(jax.vmap(lambda k: tuple(l @ l.T for l in sm.bartlett_wishart_pair(k, 6, 9.0, 3.0, p_active=5))))
+    w1, w2 = (np.asarray(w)[:, :5, :5] for w in pair(keys))
+    for w, df in ((w1, 9.0), (w2, 3.0)):
+        np.testing.assert_allclose(w.mean(0), df * np.eye(5), atol=5 * math.sqrt(2 * df / r))
+        assert w[:, 1, 3].var() == pytest.approx(df, rel=0.08)
+        assert np.linalg.matrix_rank(w[0]) == min(int(df), 5)
+    # off-diagonal entries of the two Grams: correlation within 5 SE (1/sqrt r) of 0 for every pair of entries
+    a = w1[:, np.triu_indices(5, 1)[0], np.triu_indices(5, 1)[1]]
+    b = w2[:, np.triu_indices(5, 1)[0], np.triu_indices(5, 1)[1]]
+    corr = ((a - a.mean(0)).T @ (b - b.mean(0))) / r / np.outer(a.std(0), b.std(0))
+    assert np.max(np.abs(corr)) < 5 / math.sqrt(r)
+
+
 P_SIM, P_ARRAY, R_SIM = 30, 40, 1000
 MIX_ROWS = {
     # general theorem with pruning (few flipped samples kept), two-level C

@@ -71,6 +71,7 @@ __all__ = [
     "feng_limit",
     "signed_accuracy",
     "bartlett_wishart",
+    "bartlett_wishart_pair",
     "simulate_accuracy",
     "simulate_accuracy_data",
     "simulate_toy",
@@ -516,17 +517,35 @@ def bartlett_wishart(key, p: int, df, dtype=jnp.float64, p_active=None):
     Source: Bartlett (1933); e.g. Muirhead, Aspects of Multivariate Statistical Theory (1982), Thm 3.2.14.
     """
     k_n, k_c = jax.random.split(key)
+    # One fused select: below-diagonal entry (i, j) is N(0, 1) when i < d and j < min(df, d), else 0.
+    return _bartlett_from(jax.random.normal(k_n, (p, p), dtype), k_c, p, df, dtype, p_active)
+
+
+def bartlett_wishart_pair(key, p: int, df1, df2, dtype=jnp.float64, p_active=None):
+    """Two independent Bartlett factors (as :func:`bartlett_wishart`, degrees of freedom ``df1`` and ``df2``) from
+    one p x p block of normals: the first takes the strictly lower triangle of the block, the second the strictly
+    upper triangle (transposed), which are disjoint sets of independent N(0, 1) entries. Half the normal draws of two
+    separate calls; the chi-square diagonals are drawn separately. Same law as two :func:`bartlett_wishart` calls
+    with independent keys (not the same numbers)."""
+    k_n, k_c1, k_c2 = jax.random.split(key, 3)
+    z = jax.random.normal(k_n, (p, p), dtype)
+    return (_bartlett_from(z, k_c1, p, df1, dtype, p_active),
+            _bartlett_from(z.T, k_c2, p, df2, dtype, p_active))
+
+
+def _bartlett_from(z, k_c, p: int, df, dtype, p_active):
+    """The Bartlett factor whose below-diagonal entries are those of ``z`` (only the strictly lower triangle of z is
+    read) and whose diagonal is drawn from ``k_c``."""
     df = jnp.asarray(df, dtype)
     d = jnp.asarray(p if p_active is None else p_active, dtype)
     fidx = jnp.arange(p).astype(dtype)
-    chi_df = df - fidx  # df - i for row i
+    chi_df = df - fidx
     active = (chi_df > 0.5) & (fidx < d)
     chi2 = 2.0 * jax.random.gamma(k_c, jnp.where(active, 0.5 * chi_df, 1.0), dtype=dtype)
     diag = jnp.where(active, jnp.sqrt(chi2), 0.0)
-    # One fused select: below-diagonal entry (i, j) is N(0, 1) when i < d and j < min(df, d), else 0.
     rows, cols = fidx[:, None], fidx[None, :]
     lower = (rows > cols) & (rows < d) & (cols < jnp.minimum(df - 0.5, d))
-    return jnp.where(lower, jax.random.normal(k_n, (p, p), dtype), jnp.where(rows == cols, diag[:, None], 0.0))
+    return jnp.where(lower, z, jnp.where(rows == cols, diag[:, None], 0.0))
 
 
 def _counts(key, m, eps, rho, phi, dtype):
@@ -542,7 +561,7 @@ def _counts(key, m, eps, rho, phi, dtype):
     return k1, k2
 
 
-def _synthetic_block(key, p: int, m, eps, rho, phi, act, p_active, dtype):
+def _synthetic_block(key, p: int, m, eps, rho, phi, act, p_active, dtype, draw_factor: bool = True):
     """Sufficient statistics of the kept synthetic samples in whitened coordinates (before C^{1/2} and mu_b).
 
     Kept sample i: y_i x~_i = mu_b + xi_i, xi_i = C^{1/2} zeta_i; its contribution is q_i x~x~^T = (mu_b+xi)(mu_b+xi)^T
@@ -552,7 +571,8 @@ def _synthetic_block(key, p: int, m, eps, rho, phi, act, p_active, dtype):
         sum zeta zeta^T = zeta_a zeta_a^T [K>=1] + zeta_b zeta_b^T [K>=2] + W,  W ~ Wishart(K-2, I),
         sum zeta = sqrt(K) zeta_a,   sum s zeta = (d/sqrt K) zeta_a + sqrt(K - d^2/K) zeta_b,
     with zeta_a, zeta_b ~ N(0, I) and W independent (when all kept labels agree, s ∝ 1 and zeta_b only completes
-    W to Wishart(K-1)). Returns (K, d, L_W, zeta_a, zeta_b), L_W the Bartlett factor of W.
+    W to Wishart(K-1)). Returns (K, d, L_W, zeta_a, zeta_b), L_W the Bartlett factor of W (None when
+    ``draw_factor`` is false: the caller draws it, with K - 2 degrees of freedom).
     """
     k_c, k_a, k_b, k_w = jax.random.split(key, 4)
     k1, k2 = _counts(k_c, m, eps, rho, phi, dtype)
@@ -560,7 +580,7 @@ def _synthetic_block(key, p: int, m, eps, rho, phi, act, p_active, dtype):
     d = k1 - k2
     za = jax.random.normal(k_a, (p,), dtype) * ((kk > 0.5) & act)
     zb = jax.random.normal(k_b, (p,), dtype) * ((kk > 1.5) & act)
-    lw = bartlett_wishart(k_w, p, kk - 2.0, dtype, p_active)
+    lw = bartlett_wishart(k_w, p, kk - 2.0, dtype, p_active) if draw_factor else None
     return kk, d, lw, za, zb
 
 
@@ -575,16 +595,17 @@ def _synthetic_factor(kk, d, s_a, s_b, mu_b):
     return v, rhs
 
 
-def _real_block(key, p: int, n, mu_vec, act, p_active, dtype):
+def _real_block(key, p: int, n, mu_vec, act, p_active, dtype, draw_factor: bool = True):
     """Real data X^T X = u u^T + L L^T (returns u, the Bartlett factor L and X^T y), exactly in distribution: with y_i x_i = mu + z'_i (z'_i = y_i z_i ~ N(0, I)),
     rotate the
     sample axis so that its first basis vector is y/sqrt n: X^T X = u u^T + W, X^T y = sqrt(n) u with
     u = sqrt(n) mu + z_1, z_1 ~ N(0, I), W ~ Wishart(n-1, I) independent. (Class balance is irrelevant: only
-    ||y||^2 = n enters.) n = 0 gives zeros."""
+    ||y||^2 = n enters.) n = 0 gives zeros. ``draw_factor`` false: L is None (the caller draws it, n - 1
+    degrees of freedom)."""
     k_u, k_w = jax.random.split(key)
     on = (n > 0.5).astype(dtype)
     u = (jnp.sqrt(n) * mu_vec + jax.random.normal(k_u, (p,), dtype) * act) * on
-    lw = bartlett_wishart(k_w, p, n - 1.0, dtype, p_active)
+    lw = bartlett_wishart(k_w, p, n - 1.0, dtype, p_active) if draw_factor else None
     return u, lw, jnp.sqrt(n) * u
 
 
@@ -596,10 +617,12 @@ def _mix_trial(key, *, p: int, mode: str, p_active, n, m, nhat, toy, mu, beta, m
     p_active = jnp.round(jnp.asarray(p if p_active is None else p_active, dtype))
     n = jnp.round(jnp.asarray(n, dtype))
     m = jnp.round(jnp.asarray(m, dtype))
-    k_r, k_s, k_c = jax.random.split(key, 3)
+    k_r, k_s, k_c, k_w = jax.random.split(key, 4)
     act, mu_vec, mu_b_gen, c = _geometry(p, p_active, mu, beta, mu_perp, sigma2, kappa, dtype)
-    u_r, lr, rhs_r = _real_block(k_r, p, n, mu_vec, act, p_active, dtype)
-    kk, d, lw, za, zb = _synthetic_block(k_s, p, m, eps, rho, phi, act, p_active, dtype)
+    u_r, _, rhs_r = _real_block(k_r, p, n, mu_vec, act, p_active, dtype, draw_factor=False)
+    kk, d, _, za, zb = _synthetic_block(k_s, p, m, eps, rho, phi, act, p_active, dtype, draw_factor=False)
+    # Both Wishart factors from one p x p block of normals (the draws are the sampler's main cost on CPU).
+    lr, lw = bartlett_wishart_pair(k_w, p, n - 1.0, kk - 2.0, dtype, p_active)
     if mode == "general":
         root_c = jnp.sqrt(c)
         sa, sb, lcw, mu_b = root_c * za, root_c * zb, root_c[:, None] * lw, mu_b_gen
@@ -629,7 +652,8 @@ def simulate_accuracy(key, *, p: int, n, m, mu, beta, mu_perp, sigma2, kappa, ep
     synthetic covariance C = diag(:func:`two_level_spectrum` (``sigma2``, ``kappa``)); label noise ``eps``; keep
     probabilities ``phi`` (correct label) / ``rho`` (flipped); ridge ``gam``; normalisation N = n + m (m before
     pruning). X^T X and X^T y are drawn from their exact joint law (``_real_block``, ``_synthetic_block``): two
-    Bartlett Wishart factors, four N(0, I_p) vectors and two binomial counts per trial instead of (n + m) p normals.
+    Bartlett Wishart factors (sharing one p x p block of normals), four N(0, I_p) vectors and two binomial counts
+    per trial instead of (n + m) p normals.
     Arguments: ``p`` static int (>= 4); ``n`` (>= 0), ``m`` (>= 0), ``p_active`` (4 <= p_active <= p, default p:
     the dimension simulated inside arrays of size p) integer-valued traced scalars; the rest traced scalars.
     Returns per-trial {"acc": Phi(w.mu/||w||) (signed test accuracy given w), "mean": w.mu (= E[g|w, y=+1]),
