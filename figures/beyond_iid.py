@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from proofs_checks.nngp_ntk import extrapolate
+from theory_lab.rules import extrapolate_inverse
 from theory_lab import plotting as P
 
 NAMES = {"iid": "iid Gaussian", "orthogonal": "orthogonal (Haar)", "lowrank": "low rank", "sparse": "block sparse"}
@@ -32,7 +32,7 @@ def plot(record: Mapping[str, Any]):
     for e, (ax, pair) in enumerate(zip(axes[0], pairs)):
         for a, kind in enumerate(kinds):
             color = P.PALETTE[a % len(P.PALETTE)]
-            c0, c0_se, c1 = extrapolate(widths, mean[:, a, e], se[:, a, e])
+            c0, c0_se, c1 = extrapolate_inverse(widths, mean[:, a, e], se[:, a, e])
             ax.plot(grid, c0 + c1 * grid, color=color, lw=0.7, alpha=0.7)
             P.sim_points(ax, inv + (a - 1.5) * dx, mean[:, a, e], se[:, a, e], color,
                          label=NAMES.get(kind, kind) if e == 0 else None)

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from proofs_checks.nngp_ntk import extrapolate
+from theory_lab.rules import extrapolate_inverse
 from theory_lab import plotting as P
 
 
@@ -31,7 +31,7 @@ def plot(record: Mapping[str, Any]):
         idx = [e for e, lab in enumerate(labels) if lab.startswith(kern)]
         for c, e in enumerate(idx):
             color = P.PALETTE[c % len(P.PALETTE)]
-            c0, _, c1 = extrapolate(widths, mean[:, e], se[:, e])
+            c0, _, c1 = extrapolate_inverse(widths, mean[:, e], se[:, e])
             ax.plot(grid, c0 + c1 * grid, color=color, lw=0.8, alpha=0.7)
             P.sim_points(ax, inv, mean[:, e], se[:, e], color, label=lab_short(labels[e]))
             ax.plot([0.0], [theory[e]], marker="*", ms=8, color=color, ls="none")

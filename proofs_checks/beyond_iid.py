@@ -16,10 +16,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from proofs_checks.nngp_ntk import INPUTS, PAIRS, extrapolate
+from proofs_checks.nngp_ntk import INPUTS, PAIRS
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.kernels import analytic, empirical
-from theory_lab.rules import Agree, Row, mean_and_se
+from theory_lab.rules import Agree, Row, extrapolate_inverse, mean_and_se
 from theory_lab.sweep import Grid, SweepResult
 
 KINDS = empirical.WEIGHT_KINDS  # iid, orthogonal, lowrank, sparse
@@ -124,7 +124,7 @@ class BeyondIid(Check):
         rows = []
         for a, kind in enumerate(KINDS):
             for e, (i, j) in enumerate(PAIRS):
-                c0, c0_se, c1 = extrapolate(widths, means[:, a, e], ses[:, a, e])
+                c0, c0_se, c1 = extrapolate_inverse(widths, means[:, a, e], ses[:, a, e])
                 rows.append(Row({"weights": kind, "pair": f"x{i + 1},x{j + 1}", "c1": c1}, float(theory[e]), c0,
                                 c0_se, n_bad))
         return [Evidence("limit", Agree(alpha=0.01, correction="holm",

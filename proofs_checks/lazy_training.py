@@ -33,7 +33,7 @@ import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.kernels import analytic, lazy_training as LT
-from theory_lab.rules import Agree, BoundHolds, Row, fit_power_law, mean_and_se
+from theory_lab.rules import Agree, BoundHolds, Row, extrapolate_inverse, fit_power_law, mean_and_se
 from theory_lab.sweep import Grid, SweepResult
 
 #: Activations allowed: those with a Lipschitz derivative, as Lee et al.'s Theorem 2.1 assumes (ReLU is excluded;
@@ -70,16 +70,6 @@ def rms_and_se(sq: np.ndarray) -> tuple[float, float, int]:
     m, se, bad = mean_and_se(sq, axis=0)
     r = float(np.sqrt(m))
     return r, float(se) / (2.0 * r), int(bad)
-
-
-def extrapolate(widths, mean, se) -> tuple[float, float, float]:
-    """Weighted least squares of mean_n = c0 + c1 / n (weights 1/se^2): (c0, se(c0), c1), Monte-Carlo SE only."""
-    n, yv, s = (np.asarray(a, dtype=np.float64) for a in (widths, mean, se))
-    a = np.stack([np.ones_like(n), 1.0 / n], axis=1)
-    w = 1.0 / np.maximum(s**2, 1e-300)
-    cov = np.linalg.inv(a.T @ (a * w[:, None]))
-    coef = cov @ (a.T @ (w * yv))
-    return float(coef[0]), float(np.sqrt(cov[0, 0])), float(coef[1])
 
 
 class LazyTraining(Check):
@@ -187,7 +177,7 @@ class LazyTraining(Check):
                 m = np.array([s[0] for s in stats])
                 se = np.array([s[1] for s in stats])
                 bad = int(sum(s[2] for s in stats))
-                c0, c0_se, c1 = extrapolate(widths, m, se)
+                c0, c0_se, c1 = extrapolate_inverse(widths, m, se)
                 where = "test" if k == n_train else f"train {k + 1}"
                 limit_rows.append(Row({"t": int(t), "point": where, "stat": "mean gap at 1/n=0", "c1": c1},
                                       0.0, c0, c0_se, bad))

@@ -17,7 +17,7 @@ import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.kernels import analytic, empirical
-from theory_lab.rules import Agree, Row, fit_power_law, mean_and_se, variance_and_se
+from theory_lab.rules import Agree, Row, extrapolate_inverse, fit_power_law, mean_and_se, variance_and_se
 from theory_lab.sweep import Grid, SweepResult
 
 #: Inputs (d = 3): x1, x2 with |x|^2/d = 1 and cos(x1, x2) = 0.5 (the notes' section 1(d) pair), and x3 with
@@ -51,19 +51,6 @@ def theory_entries(depth: int, activation: str, sigma_w2: float, sigma_b2: float
                                  sigma_b2=sigma_b2, dtype="float64")
         k, t = np.asarray(k), np.asarray(t)
     return np.array([k[i, j] for i, j in PAIRS] + [t[i, j] for i, j in PAIRS])
-
-
-def extrapolate(widths, mean, se) -> tuple[float, float, float]:
-    """Weighted least squares of mean_n = c0 + c1 / n over widths (weights 1/se^2): returns (c0, se(c0), c1).
-
-    The SE is the one implied by the weights (Monte-Carlo error only), as in :func:`theory_lab.rules.fit_power_law`.
-    """
-    n, y, s = (np.asarray(a, dtype=np.float64) for a in (widths, mean, se))
-    a = np.stack([np.ones_like(n), 1.0 / n], axis=1)
-    w = 1.0 / np.maximum(s**2, 1e-300)
-    cov = np.linalg.inv(a.T @ (a * w[:, None]))
-    coef = cov @ (a.T @ (w * y))
-    return float(coef[0]), float(np.sqrt(cov[0, 0])), float(coef[1])
 
 
 def std_and_se(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +139,7 @@ class NngpNtk(Check):
         limit_rows, rate_rows = [], []
         for e, (kern, (i, j)) in enumerate(labels()):
             label = {"kernel": kern, "pair": f"x{i + 1},x{j + 1}"}
-            c0, c0_se, c1 = extrapolate(widths, means[:, e], ses[:, e])
+            c0, c0_se, c1 = extrapolate_inverse(widths, means[:, e], ses[:, e])
             limit_rows.append(Row({**label, "stat": "limit", "c1": c1}, float(theory[e]), c0, c0_se, n_bad))
             slope, slope_se, _ = fit_power_law(np.array(widths), stds[:, e], std_ses[:, e])
             rate_rows.append(Row({**label, "stat": "std_exponent"}, CONTROL_EXPONENT if control else -0.5,

@@ -166,3 +166,14 @@ def test_one_sided_agree_rejects_only_the_named_direction():
     assert z1 == pytest.approx(2.3263, abs=1e-3)
     with pytest.raises(ValueError):
         Agree(side="sideways").evaluate(up)
+
+
+def test_extrapolate_inverse_recovers_c0_and_its_se():
+    """Exact c0 + c1/n data give c0 back; the SE matches the weighted-least-squares formula for two sizes."""
+    from theory_lab.rules import extrapolate_inverse
+
+    c0, se, c1 = extrapolate_inverse([10, 20, 40], [1.0 + 2.0 / 10, 1.0 + 2.0 / 20, 1.0 + 2.0 / 40], [0.1, 0.1, 0.1])
+    assert c0 == pytest.approx(1.0) and c1 == pytest.approx(2.0)
+    # two sizes n1, n2 with SE s: c0 = (n2 y2 - n1 y1)/(n2 - n1), se = s sqrt(n1^2 + n2^2)/(n2 - n1)
+    _, se2, _ = extrapolate_inverse([10, 20], [1.2, 1.1], [0.1, 0.1])
+    assert se2 == pytest.approx(0.1 * math.sqrt(10**2 + 20**2) / 10)

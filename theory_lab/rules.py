@@ -35,6 +35,7 @@ __all__ = [
     "mean_and_se",
     "variance_and_se",
     "fit_power_law",
+    "extrapolate_inverse",
     "locate_crossing",
 ]
 
@@ -436,6 +437,20 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, y_se: np.ndarray) -> tuple[float
     cov = np.linalg.inv(a.T @ (a * w[:, None]))
     coef = cov @ (a.T @ (w * ly))
     return float(coef[1]), float(math.sqrt(cov[1, 1])), float(coef[0])
+
+
+def extrapolate_inverse(sizes, mean, se) -> tuple[float, float, float]:
+    """Weighted least squares of mean_n = c0 + c1 / n over sizes n (weights 1/se^2): returns (c0, se(c0), c1).
+
+    The 1/n (Richardson-type) extrapolation to n = infinity of a quantity with an O(1/n) finite-size term; the SE
+    is the one implied by the weights (Monte-Carlo error only), as in :func:`fit_power_law`.
+    """
+    n, y, s = (np.asarray(a, dtype=np.float64) for a in (sizes, mean, se))
+    a = np.stack([np.ones_like(n), 1.0 / n], axis=1)
+    w = 1.0 / np.maximum(s**2, 1e-300)
+    cov = np.linalg.inv(a.T @ (a * w[:, None]))
+    coef = cov @ (a.T @ (w * y))
+    return float(coef[0]), float(math.sqrt(cov[0, 0])), float(coef[1])
 
 
 def locate_crossing(x: np.ndarray, mean: np.ndarray, se: np.ndarray, level: float) -> tuple[float, float]:
