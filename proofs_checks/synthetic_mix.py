@@ -214,6 +214,10 @@ class SyntheticMix(Check):
 
 #: Width statistic: Delta Phi / slope, the eps-interval a linear ramp at the crossing slope needs to go from
 #: Phi(||mu||) to Phi(-||mu||); sharp (Feng) limit 0.
+#: Per agreement group of rmt.synthetic-label-noise-transition: two groups share a family-wise alpha of 0.01
+#: (calibration at 0.01 per group measured 4/100 false FAILs over both, docs/calibration.md).
+AGREE_ALPHA = 0.005
+
 WIDTH_DOC = "(Phi(||mu||) - Phi(-||mu||)) / [(acc(eps*-h) - acc(eps*+h)) / 2h]"
 
 
@@ -260,14 +264,16 @@ class SyntheticTransition(Check):
         "full": Profile(seeds=2000, params={"p": 200, "pm": (1.0, 0.1, 0.01, 0.001, 0.0001)},
                         description="p = 200 and 400, p/m down to 1e-4"),
     }
-    tolerance = ("(1) moments and accuracy: Agree at family-wise alpha=0.01 (Holm) of the signed accuracy, "
+    tolerance = ("The two agreement groups (1) and (3) split a family-wise alpha=0.01 between them (Bonferroni, "
+                 "0.005 each, Holm within), so that the claim's agreement evidence as a whole has a 1% false-FAIL "
+                 "rate, not 2%. (1) moments and accuracy: Agree at alpha=0.005 (Holm) of the signed accuracy, "
                  "M = E[w.mu] and V = E[(w.mu)^2 + ||w||^2] with the closed form at every (p/m, eps); compared "
                  "value: " + RICHARDSON_DOC + ". (2) location: per p/m and per simulated size, the crossing of "
                  "1/2 located by rules.locate_crossing (linear interpolation, delta-method SE) "
                  "contains eps* = phi/(phi+rho) (TransitionAt, alpha=0.01 Bonferroni); finite-size term = the largest "
                  "interpolation error of the same locate_crossing applied to the limit theory on the same grid "
                  "(the crossing is exactly at eps* at every finite size by the w -> -w symmetry at lam = 0, so only "
-                 "interpolation error remains). (3) width " + WIDTH_DOC + " per p/m: Agree (alpha=0.01, Holm) with "
+                 "interpolation error remains). (3) width " + WIDTH_DOC + " per p/m: Agree (alpha=0.005, Holm) with "
                  "the closed form at the same two points, Richardson value. (4) sharpening: the fitted exponent of "
                  "width against p/m is > 0 at the one-sided alpha=0.01 limit (BoundHolds, lower).")
     negative_control = ("the closed form with the two keep probabilities swapped (phi <-> rho: transition at "
@@ -394,12 +400,14 @@ class SyntheticTransition(Check):
                           slope_se)]
         interp = self.interpolation_allowance(p)
         return [
-            Evidence("moments and accuracy", Agree(alpha=0.01, correction="holm", finite_size_doc=RICHARDSON_DOC),
+            Evidence("moments and accuracy", Agree(alpha=AGREE_ALPHA, correction="holm",
+                                                   finite_size_doc=RICHARDSON_DOC),
                      acc_rows),
             Evidence("location", TransitionAt(alpha=0.01, finite_size=interp,
                                               finite_size_doc=f"interpolation error of the limit theory on the "
                                                               f"grid, {interp:.2g}"), loc_rows),
-            Evidence("width", Agree(alpha=0.01, correction="holm", finite_size_doc=RICHARDSON_DOC), width_rows),
+            Evidence("width", Agree(alpha=AGREE_ALPHA, correction="holm", finite_size_doc=RICHARDSON_DOC),
+                     width_rows),
             Evidence("sharpening", BoundHolds(alpha=0.01, side="lower"), sharp_rows),
         ]
 
