@@ -119,3 +119,28 @@ def test_check_theory_curves():
     # one tuned GD step at sigma^2 = 0 reproduces the notes' table (d = 20: (d+1)/(k+d+1) normalised)
     assert gd_curve(20, 41, 1e-12, 1.0)[20] / 20 == pytest.approx(0.512, abs=5e-4)
     assert ols_rows_k(5, 11) == [3, 7] and ols_rows_k(5, 5) == [3]
+
+
+def test_curriculum_schedule_and_masked_prompts():
+    cur = tf.Curriculum(d_start=2, n_start=3, every=100)
+    assert [tuple(int(v) for v in cur.at(t, 5, 11)) for t in (0, 99, 100, 250, 10_000)] == [
+        (2, 3), (2, 3), (3, 5), (4, 7), (5, 11)]
+    assert cur.end(5, 11) == 400 and cur.end(2, 3) == 0
+    with pytest.raises(ValueError):
+        tf.Curriculum(d_start=0, n_start=3, every=10)
+    cfg = tf.GPTConfig(d=5, n_points=7)
+    x, y, w = tf.sample_prompts(jax.random.key(4), 8, cfg, 0.0, dtype=jnp.float64, d_eff=jnp.asarray(2))
+    assert float(jnp.max(jnp.abs(x[..., 2:]))) == 0.0 and float(jnp.min(jnp.abs(x[..., :2]))) > 0.0
+    np.testing.assert_allclose(y, jnp.einsum("bnd,bd->bn", x[..., :2], w[:, :2]), rtol=1e-12)  # labels use d_eff
+
+
+def test_curriculum_training_float32_with_float64_evaluation():
+    cur = tf.Curriculum(d_start=1, n_start=2, every=3)
+    f = jax.jit(jax.vmap(lambda k: tf.simulate_transformer_icl(
+        k, d=3, n_points=5, n_layer=1, n_head=1, n_embd=8, steps=12, batch=4, n_eval=32, lr=1e-3, sigma2=0.25,
+        n_log=4, dtype=jnp.float64, train_dtype=jnp.float32, curriculum=cur, cosine=True, warmup=2)))
+    out = f(jax.random.split(jax.random.key(0), 2))
+    assert all(v.dtype == jnp.float64 for v in out.values())
+    assert out["err_tf"].shape == (2, 5) and np.all(np.isfinite(np.asarray(out["train_loss"])))
+    # early curriculum stages (1 active coordinate, 2 scored positions) have a smaller loss than the full task
+    assert float(out["train_loss"][:, 0].mean()) < 3.25

@@ -12,6 +12,13 @@ Data: w ~ N(0, psi^2 I_d), x_i ~ N(0, I_d), y_i = <w, x_i> + eps_i with eps_i ~ 
 prompts (fresh tasks) every step. Optionally a finite pool of ``n_tasks`` task vectors drawn once per trial from the
 prior, each prompt picking one uniformly (Raventos et al., arXiv:2306.15063).
 
+Curriculum (Garg et al. ``src/curriculum.py``, ``conf/linear_regression.yaml``: dimensions 5 -> 20, +1, and points
+11 -> 41, +2, every 2000 steps): :class:`Curriculum` starts training on prompts whose x have only the first
+``d_start`` coordinates non-zero (the rest set to 0 before the labels are computed, as Garg's sampler does) and whose
+loss covers only the first ``n_start`` positions, and widens both every ``every`` steps. Shapes stay static inside the
+``lax.scan``: coordinates are masked, and because attention is causal the prediction at position i never sees later
+tokens, so a loss restricted to the first n_eff positions is exactly the loss of prompts of length n_eff.
+
 Everything a trial does -- initialise the parameters from its key, ``steps`` Adam steps (a ``lax.scan``; data are
 drawn inside the step from ``fold_in(key, step)``), evaluate on fresh prompts -- is one pure function of
 (key, static ints, traced floats), so the sweep engine vmaps it over seeds and over the float parameters (learning
@@ -30,6 +37,7 @@ import optax
 
 __all__ = [
     "GPTConfig",
+    "Curriculum",
     "GPT",
     "make_tokens",
     "sample_prompts",
@@ -62,17 +70,65 @@ class GPTConfig:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
 
 
+@dataclasses.dataclass(frozen=True)
+class Curriculum:
+    """Garg et al.'s curriculum with static ints: at step t (stage = t // every) prompts use the first
+    d_eff = min(d, d_start + d_inc * stage) coordinates of x and the loss covers the first
+    n_eff = min(n_points, n_start + n_inc * stage) positions. Reaches the full task after
+    max(ceil((d - d_start)/d_inc), ceil((n_points - n_start)/n_inc)) stages (:meth:`end`)."""
+
+    d_start: int
+    n_start: int
+    every: int
+    d_inc: int = 1
+    n_inc: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("d_start", "n_start", "every", "d_inc", "n_inc"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"Curriculum.{name} must be >= 1, got {getattr(self, name)}")
+
+    def at(self, step, d: int, n_points: int):
+        """(d_eff, n_eff) at a (possibly traced) step."""
+        stage = step // self.every
+        return (jnp.minimum(d, self.d_start + self.d_inc * stage),
+                jnp.minimum(n_points, self.n_start + self.n_inc * stage))
+
+    def end(self, d: int, n_points: int) -> int:
+        """First step at which prompts are full-size (d_eff = d and n_eff = n_points)."""
+        stages = max(-(-(d - self.d_start) // self.d_inc), -(-(n_points - self.n_start) // self.n_inc), 0)
+        return stages * self.every
+
+
+def _torch_linear_init(fan_in: int):
+    """PyTorch's default ``nn.Linear`` initialisation (weights and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))), used by
+    Garg et al.'s read-in and read-out layers."""
+    bound = 1.0 / float(fan_in) ** 0.5
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
 class _Block(nn.Module):
     n_head: int
     n_embd: int
     dtype: Any
+    n_layer: int = 1
 
     @nn.compact
     def __call__(self, h):  # h: (B, T, E)
         b, t, e = h.shape
         hd = e // self.n_head
-        dense = lambda n, name: nn.Dense(n, dtype=self.dtype, param_dtype=self.dtype, name=name,  # noqa: E731
-                                         kernel_init=nn.initializers.normal(0.02))
+        # GPT-2 initialisation (HuggingFace GPT2Model, Garg's backbone): N(0, 0.02^2) weights, zero biases, and the
+        # two projections back into the residual stream at 0.02/sqrt(2 n_layer)
+        resid = 0.02 / (2.0 * self.n_layer) ** 0.5
+
+        def dense(n, name):
+            std = resid if name in ("proj", "fc2") else 0.02
+            return nn.Dense(n, dtype=self.dtype, param_dtype=self.dtype, name=name,
+                            kernel_init=nn.initializers.normal(std))
         a = nn.LayerNorm(dtype=self.dtype, param_dtype=self.dtype, name="ln1")(h)
         qkv = dense(3 * e, "qkv")(a).reshape(b, t, 3, self.n_head, hd)
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # (B, T, H, hd)
@@ -97,15 +153,15 @@ class GPT(nn.Module):
     def __call__(self, tokens):  # tokens: (B, 2 n_points, d)
         c = self.cfg
         h = nn.Dense(c.n_embd, dtype=self.dtype, param_dtype=self.dtype, name="read_in",
-                     kernel_init=nn.initializers.normal(0.02))(tokens)
+                     kernel_init=_torch_linear_init(c.d), bias_init=_torch_linear_init(c.d))(tokens)
         if c.pos_emb:
-            pos = self.param("wpe", nn.initializers.normal(0.01), (2 * c.n_points, c.n_embd), self.dtype)
+            pos = self.param("wpe", nn.initializers.normal(0.02), (2 * c.n_points, c.n_embd), self.dtype)
             h = h + pos[None, : tokens.shape[1]]
         for i in range(c.n_layer):
-            h = _Block(c.n_head, c.n_embd, self.dtype, name=f"block{i}")(h)
+            h = _Block(c.n_head, c.n_embd, self.dtype, c.n_layer, name=f"block{i}")(h)
         h = nn.LayerNorm(dtype=self.dtype, param_dtype=self.dtype, name="ln_f")(h)
         return nn.Dense(1, dtype=self.dtype, param_dtype=self.dtype, name="read_out",
-                        kernel_init=nn.initializers.normal(0.02))(h)[..., 0]
+                        kernel_init=_torch_linear_init(c.n_embd), bias_init=_torch_linear_init(c.n_embd))(h)[..., 0]
 
 
 def make_tokens(x, y):
@@ -114,11 +170,14 @@ def make_tokens(x, y):
     return jnp.stack([x, yt], axis=2).reshape(x.shape[0], 2 * x.shape[1], x.shape[2])
 
 
-def sample_prompts(key, batch: int, cfg: GPTConfig, sigma2, psi2=1.0, pool=None, dtype=jnp.float32):
+def sample_prompts(key, batch: int, cfg: GPTConfig, sigma2, psi2=1.0, pool=None, dtype=jnp.float32, d_eff=None):
     """A batch of prompts: x (B, n, d) ~ N(0, I), w (B, d) ~ N(0, psi2 I) or uniform from ``pool`` (K, d),
-    y = x w + N(0, sigma2)."""
+    y = x w + N(0, sigma2). ``d_eff`` (a traced int, curriculum): coordinates d_eff.. of x are set to 0 before the
+    labels are computed."""
     kx, kw, ke = jax.random.split(key, 3)
     x = jax.random.normal(kx, (batch, cfg.n_points, cfg.d), dtype)
+    if d_eff is not None:
+        x = jnp.where((jnp.arange(cfg.d) < d_eff)[None, None, :], x, jnp.zeros((), dtype))
     if pool is None:
         w = jnp.sqrt(jnp.asarray(psi2, dtype)) * jax.random.normal(kw, (batch, cfg.d), dtype)
     else:
@@ -145,34 +204,58 @@ def predict(params, cfg: GPTConfig, x, y, dtype=jnp.float32):
 
 
 def train(key, cfg: GPTConfig, *, steps: int, batch: int, lr, sigma2, psi2=1.0, pool=None, warmup: int = 0,
-          n_log: int = 20, dtype=jnp.float32):
+          n_log: int = 20, dtype=jnp.float32, curriculum: Curriculum | None = None, cosine: bool = False,
+          antithetic: bool = False, b2: float = 0.999):
     """Train from parameters initialised by ``key``: ``steps`` Adam steps (``lax.scan``), fresh prompts each step.
 
     ``lr``, ``sigma2``, ``psi2`` may be traced scalars; ``steps``, ``batch``, ``warmup``, ``n_log`` are static ints.
-    The learning rate warms up linearly over ``warmup`` steps, then stays constant; gradients are clipped at global
-    norm 1. Returns (params, train_loss) where train_loss (n_log,) averages the per-step loss over equal windows.
+    The learning rate warms up linearly over ``warmup`` steps, then stays constant (Garg et al.) or, with ``cosine``,
+    decays along a half cosine to 0 at the last step; gradients are clipped at global norm 1; ``b2`` is Adam's
+    second-moment decay (static; 0.999 as PyTorch's default, which Garg et al. use). ``curriculum`` (static): Garg's schedule of masked dimensions and loss positions (:class:`Curriculum`);
+    None trains on full prompts throughout. Returns (params, train_loss) where train_loss (n_log,) averages the
+    per-step loss (on that step's curriculum task) over equal windows.
+
+    ``antithetic`` (static; ``batch`` even): each step draws batch/2 prompts and adds their mirror images
+    (x, -y), i.e. the tasks -w with noise -eps, which are equally likely under w ~ N(0, psi^2 I) and symmetric noise
+    (and under a finite pool only if it is symmetric; not used with ``pool``). Every prompt is still a sample of the
+    training distribution, so the loss and its gradient are unbiased; while the model's output barely depends on the
+    labels (the initial plateau) the label-odd part of the per-prompt gradient, -2 y grad f, cancels within a pair,
+    which removes most of the gradient noise there.
     """
     if steps < 1 or batch < 1:
         raise ValueError(f"steps and batch must be >= 1, got {steps}, {batch}")
+    if antithetic and (batch % 2 or pool is not None):
+        raise ValueError("antithetic pairs need an even batch and the Gaussian task prior (no pool)")
     n_log = max(1, min(n_log, steps))
     k_init, k_data = jax.random.split(key)
     params = init_params(k_init, cfg, dtype)
     lr = jnp.asarray(lr, dtype)
 
     def schedule(count):
-        ramp = jnp.minimum(1.0, (count + 1.0) / max(warmup, 1)) if warmup > 0 else 1.0
+        ramp = jnp.minimum(1.0, (count + 1.0) / max(warmup, 1)).astype(dtype) if warmup > 0 else 1.0
+        if cosine:
+            frac = jnp.clip((count - warmup) / max(steps - warmup, 1), 0.0, 1.0)
+            ramp = ramp * (0.5 * (1.0 + jnp.cos(jnp.pi * frac))).astype(dtype)
         return lr * ramp
 
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule, b2=b2))
     state = opt.init(params)
 
-    def loss_fn(p, x, y):
-        return jnp.mean((predict(p, cfg, x, y, dtype) - y) ** 2)
+    def loss_fn(p, x, y, n_eff):
+        err = (predict(p, cfg, x, y, dtype) - y) ** 2
+        if curriculum is None:
+            return jnp.mean(err)
+        keep = (jnp.arange(cfg.n_points) < n_eff).astype(dtype)  # causal: positions >= n_eff never reach earlier ones
+        return jnp.sum(err * keep[None, :]) / (batch * n_eff.astype(dtype))
 
     def step(carry, i):
         p, s = carry
-        x, y, _ = sample_prompts(jax.random.fold_in(k_data, i), batch, cfg, sigma2, psi2, pool, dtype)
-        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
+        d_eff, n_eff = (None, None) if curriculum is None else curriculum.at(i, cfg.d, cfg.n_points)
+        half = batch // 2 if antithetic else batch
+        x, y, _ = sample_prompts(jax.random.fold_in(k_data, i), half, cfg, sigma2, psi2, pool, dtype, d_eff=d_eff)
+        if antithetic:
+            x, y = jnp.concatenate([x, x], axis=0), jnp.concatenate([y, -y], axis=0)
+        loss, g = jax.value_and_grad(loss_fn)(p, x, y, n_eff)
         upd, s = opt.update(g, s, p)
         return (optax.apply_updates(p, upd), s), loss
 
@@ -209,21 +292,30 @@ def prefix_minnorm_predictions(x, y):
 
 def simulate_transformer_icl(key, *, d: int, n_points: int, n_layer: int, n_head: int, n_embd: int, steps: int,
                              batch: int, n_eval: int, lr, sigma2, psi2=1.0, warmup: int = 0, pos_emb: bool = True,
-                             n_tasks: int = 0, n_log: int = 20, dtype=jnp.float64):
+                             n_tasks: int = 0, n_log: int = 20, dtype=jnp.float64, train_dtype=None,
+                             curriculum: Curriculum | None = None, cosine: bool = False, antithetic: bool = False,
+                             b2: float = 0.999):
     """One trial: train a transformer from ``key`` and evaluate it on ``n_eval`` fresh prompts (fresh tasks).
 
     Returns per-position mean squared errors over the evaluation prompts (unnormalised; index k = number of
     in-context examples, k = 0..n_points-1) of the transformer (``err_tf``), of the Bayes/ridge estimator with
     lam = sigma2/psi2 (``err_ridge``) and of min-norm least squares (``err_ols``) on the same prompts, and the
     training-loss curve (``train_loss``, n_log windows). ``n_tasks`` > 0 trains on a finite pool of that many tasks.
+    ``train_dtype`` (default ``dtype``): precision of training (parameters, Adam state, prompts); the trained
+    parameters are then cast to ``dtype``, in which the evaluation prompts, the baselines and all outputs are
+    computed. ``curriculum``, ``cosine``, ``antithetic``, ``b2``: see :func:`train`.
     """
     cfg = GPTConfig(d=d, n_points=n_points, n_layer=n_layer, n_head=n_head, n_embd=n_embd, pos_emb=pos_emb)
+    tdt = dtype if train_dtype is None else train_dtype
     k_train, k_eval, k_pool = jax.random.split(key, 3)
     pool = None
     if n_tasks > 0:
-        pool = jnp.sqrt(jnp.asarray(psi2, dtype)) * jax.random.normal(k_pool, (n_tasks, d), dtype)
-    params, losses = train(k_train, cfg, steps=steps, batch=batch, lr=lr, sigma2=sigma2, psi2=psi2, pool=pool,
-                           warmup=warmup, n_log=n_log, dtype=dtype)
+        pool = jnp.sqrt(jnp.asarray(psi2, tdt)) * jax.random.normal(k_pool, (n_tasks, d), tdt)
+    params, losses = train(k_train, cfg, steps=steps, batch=batch, lr=jnp.asarray(lr, tdt),
+                           sigma2=jnp.asarray(sigma2, tdt), psi2=jnp.asarray(psi2, tdt), pool=pool, warmup=warmup,
+                           n_log=n_log, dtype=tdt, curriculum=curriculum, cosine=cosine,
+                           antithetic=antithetic, b2=b2)
+    params = jax.tree.map(lambda a: a.astype(dtype), params)
     x, y, _ = sample_prompts(k_eval, n_eval, cfg, sigma2, psi2, None, dtype)
     lam = jnp.asarray(sigma2, dtype) / jnp.asarray(psi2, dtype)
     out = {
