@@ -1,7 +1,8 @@
 """Figure for `icl.transformer-vs-baselines` (Garg et al. style): normalised test error against the number of
 in-context examples k for the trained transformer (points, ±95% over trained models) and the exact baseline curves
 (Bayes/ridge, least squares with its noise-induced peak at k = d, one tuned GD step = the negative control,
-averaging); the declared tolerance band around the Bayes curve. Right: the training loss against the step.
+averaging); the declared tolerance band around the Bayes curve. Right: the training loss against the step (on the
+curriculum's current task until the dotted line, where prompts reach full size).
 Run ``python -m figures.transformer_baselines``.
 """
 
@@ -48,8 +49,12 @@ def plot(record: Mapping[str, Any]):
     x = (np.arange(len(tl)) + 0.5) * steps / len(tl)
     P.sim_points(ax, x, tl, tls, P.PALETTE[2], label="training loss (window mean)")
     ax.axhline(disp["bayes_avg"], color=P.PALETTE[0], lw=1.2, label="Bayes risk, averaged over k")
-    ax.set(xlabel="Adam step", ylabel="MSE (all positions)", yscale="log",
-           title=f"training: batch {prm['batch']}, lr {prm['lr']:g}")
+    end = int(disp.get("curriculum_end", 0))
+    if end:
+        ax.axvline(end, color="0.6", lw=0.8, ls=":", label="curriculum reaches the full task")
+    prec = "float32" if prm.get("train_float32") else "sim. dtype"
+    ax.set(xlabel="Adam step", ylabel="MSE (scored positions)", yscale="log",
+           title=f"training: batch {prm['batch']}, lr {prm['lr']:g}, {prec}")
     ax.legend(frameon=False)
     P.caption(fig, record)
     return fig
