@@ -121,3 +121,49 @@ def test_trained_masked_layer_is_gd():
     diag = np.diagonal(np.asarray(o["product"]), axis1=1, axis2=2)
     np.testing.assert_allclose(diag.mean(), 10 / 14, atol=0.01)
     assert float(o["gap"].mean()) < 0.01 * E.gd_one_step_risk(10, 3, 10 / 14) < float(o["gap_wrong"].mean())
+
+
+def test_readout_is_the_query_map_and_averages_the_query_exactly():
+    """lsa_readout gives v with ŷ(x_q) = <v, x_q> for random full L-layer weights; ‖v − w‖² is the query-averaged
+    squared error (paired Monte-Carlo over x_q)."""
+    d, N, L = 3, 7, 2
+    k = jax.random.split(jax.random.PRNGKey(11), 3)
+    P = 0.4 * jax.random.normal(k[0], (L, d + 1, d + 1))
+    Q = 0.4 * jax.random.normal(k[1], (L, d + 1, d + 1))
+    pr = T.sample_prompts(k[2], 50, N, d)
+    v = lsa.lsa_readout(P, Q, pr.X, pr.y)
+    np.testing.assert_allclose(jnp.einsum("bi,bi->b", v, pr.xq), lsa.lsa_forward(P, Q, pr.X, pr.y, pr.xq),
+                               rtol=1e-10, atol=1e-12)
+    xq = jax.random.normal(jax.random.PRNGKey(12), (20_000, d))
+    yh = lsa.lsa_forward(P, Q, jnp.broadcast_to(pr.X[0], (20_000, N, d)), jnp.broadcast_to(pr.y[0], (20_000, N)), xq)
+    e = (yh - xq @ pr.w[0]) ** 2
+    exact = float(jnp.sum((v[0] - pr.w[0]) ** 2))
+    assert abs(float(e.mean()) - exact) < 4.5 * float(e.std()) / np.sqrt(e.size)
+
+
+def test_gdpp_residual_is_the_sparse_lsa_and_reduces_to_gd():
+    d, N = 4, 9
+    a, b = np.array([0.5, 1.1, 0.8]), np.array([0.3, -0.2, 0.7])
+    L = len(a)
+    P = np.zeros((L, d + 1, d + 1))
+    Q = np.zeros((L, d + 1, d + 1))
+    for i in range(L):
+        P[i, :d, :d], P[i, d, d], Q[i, :d, :d] = b[i] * np.eye(d), 1.0, -a[i] * np.eye(d)
+    pr = T.sample_prompts(jax.random.PRNGKey(13), 6, N, d)
+    yh = np.asarray(lsa.lsa_forward(jnp.asarray(P), jnp.asarray(Q), pr.X, pr.y, pr.xq))
+    for i in range(6):
+        X = np.asarray(pr.X[i])
+        ev, U = np.linalg.eigh(X.T @ X / N)
+        A = U @ np.diag(1 - lsa.gdpp_residual(ev, a, b)) @ U.T
+        assert float(np.asarray(pr.xq[i]) @ A @ np.asarray(pr.w[i])) == pytest.approx(yh[i], rel=1e-10, abs=1e-12)
+    # b = 0: plain L-step GD, same Wishart draws as estimators.gd_steps_risk_mc
+    r0, _ = lsa.gdpp_risk_mc(20, 5, [0.516, 1.250], [0.0, 0.0], n_draws=20_000, seed=3)
+    assert r0 == pytest.approx(E.gd_steps_risk_mc(20, 5, [0.516, 1.250], n_draws=20_000, seed=3)[0], rel=1e-12)
+
+
+def test_gdpp_optimum_reference_and_inert_last_b():
+    a, b, r, se = lsa.gdpp_optimal(20, 5, 2, n_draws=20_000, n_val=200_000)
+    assert len(a) == 2 and len(b) == 1
+    assert r == pytest.approx(0.057, rel=0.05) and se < 0.003  # notes: 2 plain GD steps 0.362, 3 steps 0.134
+    s = np.array([[0.3, 1.0, 2.2]])
+    np.testing.assert_array_equal(lsa.gdpp_residual(s, a, b), lsa.gdpp_residual(s, a, np.r_[b, 7.0]))

@@ -38,7 +38,8 @@ __all__ = [
     "gamma_matrix", "gamma_inverse", "zfb_factor_limits", "zfb_risk", "zfb_thm42_risk", "zfb_cor43_bound",
     "zfb_predict", "zfb_init", "lsa_forward", "gd_construction", "gd_steps_construction",
     "conditional_loss", "train_zfb", "simulate_zfb_training", "train_lsa", "simulate_lsa_training",
-    "simulate_construction_error",
+    "simulate_construction_error", "lsa_readout", "gdpp_residual", "gdpp_risk_mc", "gdpp_optimal",
+    "gdpp_projection", "simulate_lsa_multilayer",
 ]
 
 
@@ -120,6 +121,100 @@ def zfb_cor43_bound(cov, N: int, M) -> np.ndarray:
     return (d + 1) * np.trace(L) / M + (1 + 2 * d + d * d * kappa) * np.trace(L) / N**2
 
 
+def gdpp_residual(s, a, b):
+    """Residual polynomial r_L(s) of L layers of GD++ with scalar parameters, evaluated at eigenvalues ``s`` of
+    Σ̂ = XᵀX/k (isotropic noiseless model; von Oswald et al. App. A.10, Ahn et al. Thm 4's family with
+    A_ℓ = a_ℓ I, B_ℓ = b_ℓ I): layer ℓ is the sparse LSA P_ℓ = [[b_ℓ I, 0],[0, 1]], Q_ℓ = −[[a_ℓ I, 0],[0, 0]], i.e.
+    every token's input is transformed x ← (I − a_ℓ b_ℓ Σ̂_ℓ) x (Σ̂_ℓ the current inputs' second moment) and every
+    label slot takes one preconditioned GD step of size a_ℓ on the current inputs. In the eigenbasis of Σ̂, with
+    c the inputs' scale and r the residual coefficient (context labels = x_iᵀ r(Σ̂) w, prediction x_qᵀ (1 − r) w):
+
+        c_0 = r_0 = 1,   r_{ℓ+1} = r_ℓ (1 − a_ℓ c_ℓ² s),   c_{ℓ+1} = c_ℓ (1 − a_ℓ b_ℓ c_ℓ² s)     [DER]
+
+    and the risk is E Σ_j r_L(s_j)². b = 0 is plain L-step GD: r_L = Π_ℓ (1 − a_ℓ s) (Ahn Lemma 1). b_L is inert
+    and may be omitted (``b`` of length L − 1, as :func:`gdpp_optimal` returns it)."""
+    s = np.asarray(s, dtype=np.float64)
+    a = np.atleast_1d(np.asarray(a, dtype=np.float64))
+    b = np.atleast_1d(np.asarray(b, dtype=np.float64))
+    b = np.concatenate([b, np.zeros(max(len(a) - len(b), 0))])  # b may omit the inert last entry
+    c = np.ones_like(s)
+    r = np.ones_like(s)
+    for al, bl in zip(a, b):
+        c2 = c * c
+        r, c = r * (1.0 - al * c2 * s), c * (1.0 - al * bl * c2 * s)
+    return r
+
+
+def gdpp_risk_mc(k: int, d: int, a, b, *, n_draws: int = 100_000, seed: int = 0, chunk: int = 100_000):
+    """Risk E(ŷ − y_q)² of L-layer scalar GD++ (:func:`gdpp_residual`) for x, w ~ N(0, I_d), noiseless, k context
+    examples: E Σ_j r_L(s_j)², Monte-Carlo over Wishart spectra only, drawn in chunks of ``chunk`` (memory).
+    Returns (risk, standard error). b = 0 reproduces :func:`estimators.gd_steps_risk_mc` (d=5, k=20: L=2 optimum
+    0.362). The per-draw values are heavy-tailed for large steps (r_L is a polynomial in s of degree 4 at L = 2 and 13 at L = 3),
+    so use ≥ 10^6 draws where the value is a check's theory."""
+    rng = np.random.default_rng(seed)
+    tot = tot2 = 0.0
+    n = int(n_draws)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        sv = est._wishart_eigs(rng, int(k), int(d), m) / k
+        per = np.sum(gdpp_residual(sv, a, b) ** 2, axis=-1)
+        tot += float(per.sum())
+        tot2 += float((per * per).sum())
+    mean = tot / n
+    var = max(tot2 / n - mean * mean, 0.0) * n / (n - 1)
+    return mean, float(np.sqrt(var / n))
+
+
+def gdpp_optimal(k: int, d: int, n_layers: int, *, n_draws: int = 50_000, n_val: int = 1_000_000, seed: int = 0):
+    """Optimal scalar GD++ parameters (a_1..a_L, b_1..b_{L−1}) for the isotropic noiseless model, and their risk.
+
+    The risk is quadratic in the last step a_L (r_L = r_{L−1}(1 − a_L c_{L−1}² s)), so a_L is profiled out in closed
+    form and the remaining 2(L−1) parameters are minimised by Nelder–Mead (from the best points of a small grid) on
+    one fixed set of ``n_draws`` Wishart spectra (common random numbers). The risk at the optimum is then re-estimated
+    on ``n_val`` independent spectra (:func:`gdpp_risk_mc`), so the returned value is not biased low by the
+    optimisation.
+    No closed form exists for L ≥ 2 (von Oswald et al. App. A.10 and Ahn et al. Thm 4 give critical points only).
+    Returns (a, b, risk, standard error). d=5, k=20: L=1: 1.155 (= one step, η* = k/(k+d+1)); L=2: ≈ 0.057
+    (plain 2-step GD: 0.362; 3-step GD: 0.134); L=3: ≈ 7e-4."""
+    from itertools import product
+
+    from scipy.optimize import minimize
+
+    L = int(n_layers)
+    s_fit = est._wishart_eigs(np.random.default_rng(seed), int(k), int(d), int(n_draws)) / k
+
+    def last_step(x, s):
+        a = np.concatenate([x[: L - 1], [0.0]])
+        b = np.concatenate([x[L - 1:], [0.0]])
+        c = np.ones_like(s)
+        r = np.ones_like(s)
+        for al, bl in zip(a[:-1], b[:-1]):
+            c2 = c * c
+            r, c = r * (1.0 - al * c2 * s), c * (1.0 - al * bl * c2 * s)
+        v = r * c * c * s
+        a_last = float(np.sum(r * v) / np.sum(v * v))
+        return np.concatenate([a[:-1], [a_last]]), b  # b_L = 0 (inert)
+
+    def risk(x, s):
+        a, b = last_step(x, s)
+        return np.sum(gdpp_residual(s, a, b) ** 2, axis=-1)
+
+    if L == 1:
+        x = np.zeros(0)
+    else:
+        eta1 = float(est.gd_one_step_optimal_eta(k, d))
+        grid = [np.array(list(ag) + list(bg)) for ag in product(eta1 * np.array([0.4, 0.7, 1.0, 1.5, 2.5]),
+                                                                 repeat=L - 1)
+                for bg in product([0.0, 0.3, 0.6, 0.9, 1.2], repeat=L - 1)]
+        scored = sorted(grid, key=lambda x0: float(np.mean(risk(x0, s_fit))))[:3]
+        fits = [minimize(lambda x: float(np.mean(risk(x, s_fit))), x0, method="Nelder-Mead",
+                         options={"xatol": 1e-7, "fatol": 1e-12, "maxiter": 20_000}) for x0 in scored]
+        x = min(fits, key=lambda r: r.fun).x
+    a, b = last_step(x, s_fit)
+    r, se = gdpp_risk_mc(k, d, a, b, n_draws=n_val, seed=seed + 1)
+    return a, b[:-1], r, se
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Models (pure JAX)
 # ---------------------------------------------------------------------------------------------------------------
@@ -165,6 +260,30 @@ def lsa_forward(P, Q, X, y, xq):
 
     T, _ = jax.lax.scan(layer, T, (P, Q))
     return -T[..., k, -1]
+
+
+def lsa_readout(P, Q, X, y):
+    """The linear read-out v(X, y) of the masked L-layer LSA (:func:`lsa_forward`): ŷ(x_q) = <v, x_q> for every query.
+
+    Keys and values come from the context only, so the context tokens evolve independently of the query, and the
+    query token evolves linearly: z_q ← (I + P_ℓ S_ℓ Q_ℓ) z_q. Propagating the d basis queries (e_j, 0) through the
+    same layers therefore gives v_j = ŷ(e_j) exactly. For x_q ~ N(0, I) and noiseless labels this averages the query
+    out exactly: E_{x_q}[(ŷ − <w, x_q>)² | X, w] = ‖v − w‖² (Rao–Blackwellization over the query). X (..., k, d),
+    y (..., k) -> v (..., d)."""
+    k, d = X.shape[-2], X.shape[-1]
+    Z = jnp.concatenate([X, y[..., None]], axis=-1)
+    basis = jnp.concatenate([jnp.eye(d, dtype=X.dtype), jnp.zeros((d, 1), X.dtype)], axis=-1)
+    basis = jnp.broadcast_to(basis, X.shape[:-2] + basis.shape)
+    T = jnp.concatenate([Z, basis], axis=-2)  # (..., k+d, d+1)
+
+    # Layers unrolled (L is static and small) and M = P S Q formed first: about 2x faster on CPU than a lax.scan of
+    # one 4-way einsum.
+    for ell in range(P.shape[0]):
+        ctx = T[..., :k, :]
+        S = jnp.einsum("...ti,...tj->...ij", ctx, ctx) / k
+        M = jnp.einsum("ab,...bc,cd->...ad", P[ell], S, Q[ell])
+        T = T + jnp.einsum("...ad,...td->...ta", M, T)
+    return -T[..., k:, d]
 
 
 def gd_construction(d: int, eta, dtype=jnp.float64):
@@ -219,11 +338,14 @@ def conditional_loss(v, B, w, xq, cov, N: int, query_term: bool = True):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _optimizer(lr, steps: int):
+def _optimizer(lr, steps: int, b2: float = 0.999, hold: float = 0.0):
     """Adam with a cosine decay of the learning rate to 0 over ``steps`` (a decayed final step removes most of the
-    stochastic-gradient jitter of the final iterate)."""
-    sched = optax.cosine_decay_schedule(1.0, steps)
-    return optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(lambda t: -lr * sched(t)))
+    stochastic-gradient jitter of the final iterate); with ``hold`` = h > 0 the rate stays at its peak for the first
+    h·steps and the cosine runs over the rest (time at full rate to leave saddles, then the decay)."""
+    flat = int(round(hold * steps))
+    sched = optax.join_schedules([optax.constant_schedule(1.0), optax.cosine_decay_schedule(1.0, steps - flat)],
+                                 [flat]) if flat > 0 else optax.cosine_decay_schedule(1.0, steps)
+    return optax.chain(optax.scale_by_adam(b2=b2), optax.scale_by_schedule(lambda t: -lr * sched(t)))
 
 
 def train_zfb(key, *, d: int, N: int, batch: int, steps: int, lr, init_scale, spectrum=None, noise_std=0.0,
@@ -320,27 +442,33 @@ def simulate_zfb_training(key, *, d: int, N: int, test_lengths: tuple, batch: in
 
 
 def train_lsa(key, *, d: int, N: int, n_layers: int, batch: int, steps: int, lr, init_std, method: str = "conditional",
-              dtype=jnp.float64):
+              dtype=jnp.float64, b2: float = 0.999, hold: float = 0.0):
     """Train an L-layer masked LSA (:func:`lsa_forward`, all entries of P_ℓ, Q_ℓ free) on fresh isotropic noiseless
     Gaussian prompts, loss ½ mean (ŷ − y_q)², Adam with cosine decay, init P, Q entries ~ N(0, init_std²)
     (Ahn et al.'s code uses N(0, 1e-4²); von Oswald 0.002/L — a larger std avoids the long plateau of App. A.11).
     For one layer, ``method="conditional"`` (default) averages the context out exactly given (w, x_q)
-    (:func:`conditional_loss` without the query term); ``"data"`` and every L > 1 draw whole prompts.
+    (:func:`conditional_loss` without the query term); ``"readout"`` (any L) draws (X, w) and averages the query out
+    exactly, loss ½ mean ‖v − w‖² with v the read-out of :func:`lsa_readout` (same expected loss and gradient as the
+    data-level loss, lower variance); ``"data"`` (and "conditional" at L > 1) draw whole prompts. ``b2``: Adam's
+    second-moment decay, ``hold``: fraction of steps at the peak rate before the cosine decay (both static).
     Returns (P, Q, final loss)."""
     kinit, kdata = jax.random.split(key)
     k1, k2 = jax.random.split(kinit)
     s = jnp.asarray(init_std, dtype)
     params = (s * jax.random.normal(k1, (n_layers, d + 1, d + 1), dtype),
               s * jax.random.normal(k2, (n_layers, d + 1, d + 1), dtype))
-    opt = _optimizer(jnp.asarray(lr, dtype), steps)
+    opt = _optimizer(jnp.asarray(lr, dtype), steps, b2, hold)
     state = opt.init(params)
 
     conditional = method == "conditional" and n_layers == 1
+    readout = method == "readout"
     eye = jnp.eye(d, dtype=dtype)
 
     def loss_fn(params, pr):
         if conditional:  # masked one-layer: ŷ = (−P[d,:]) S Q[:, :d] x_q, no query term
             return jnp.mean(conditional_loss(-params[0][0, d], params[1][0, :, :d], pr.w, pr.xq, eye, N, False))
+        if readout:
+            return 0.5 * jnp.mean(jnp.sum((lsa_readout(*params, pr.X, pr.y) - pr.w) ** 2, axis=-1))
         return 0.5 * jnp.mean((lsa_forward(*params, pr.X, pr.y, pr.xq) - pr.yq) ** 2)
 
     def step(carry, kk):
@@ -381,6 +509,58 @@ def simulate_lsa_training(key, *, d: int, N: int, n_layers: int, batch: int, ste
             for name, e in zip(("gap", "gap_wrong"), etas):
                 out[name] = jnp.mean((yhat - est.gd_one_step_predict(pr.X, pr.y, pr.xq, e)) ** 2)
     return out
+
+
+def gdpp_projection(P, Q):
+    """The scalar GD++ parameters nearest to trained full weights, per layer (layer ℓ of Ahn et al. Thm 4's family
+    P = [[b I, 0],[0, 1]], Q = −[[a I, 0],[0, 0]] up to the symmetry (P, Q) → (tP, Q/t)): with c = P[d,d],
+    a = −c · mean diag Q[:d,:d], b = mean diag P[:d,:d] / c. Also the fraction of the weights' squared norm outside
+    that pattern (off-block entries, Q[d,d], and the traceless parts of the d×d blocks), after balancing ‖P‖ = ‖Q‖
+    per layer. Shapes (L,), (L,), (L,)."""
+    d = P.shape[-1] - 1
+    c = P[:, d, d]
+    dq = jnp.trace(Q[:, :d, :d], axis1=1, axis2=2) / d
+    dp = jnp.trace(P[:, :d, :d], axis1=1, axis2=2) / d
+    a = -c * dq
+    b = dp / c
+    eye = jnp.eye(d, dtype=P.dtype)
+    t = jnp.sqrt(jnp.linalg.norm(Q, axis=(1, 2)) / jnp.linalg.norm(P, axis=(1, 2)))
+    Pb, Qb = P * t[:, None, None], Q / t[:, None, None]
+
+    def off(M, dm):
+        inside = jnp.sum((M[:, :d, :d] - dm[:, None, None] * eye[None]) ** 2, axis=(1, 2))
+        return jnp.sum(M[:, :d, d] ** 2, axis=1) + jnp.sum(M[:, d, :d] ** 2, axis=1) + inside
+
+    frac = (off(Pb, dp * t) + off(Qb, dq / t) + Qb[:, d, d] ** 2) / (
+        jnp.sum(Pb**2, axis=(1, 2)) + jnp.sum(Qb**2, axis=(1, 2)))
+    return a, b, frac
+
+
+def simulate_lsa_multilayer(key, *, d: int, N: int, n_layers: int, batch: int, steps: int, n_test: int, lr,
+                            init_std, b2: float = 0.999, hold: float = 0.0, dtype=jnp.float64, train_dtype=None):
+    """One trial of the multi-layer experiment: train an L-layer masked LSA with every entry of P_ℓ, Q_ℓ free from
+    a small random initialization (:func:`train_lsa`, ``method="readout"``: fresh isotropic noiseless prompts, the
+    query averaged out exactly; ``b2``, ``hold`` as there), in ``train_dtype`` (default ``dtype``); then, in ``dtype``, on ``n_test`` fresh
+    prompts of length N:
+
+    * ``risk``: mean over prompts of ‖v − w‖² = E_{x_q}[(ŷ − <w, x_q>)² | X, w] (exact in the query), and
+      ``risk_se2`` its squared standard error over the prompts;
+    * ``risk_data``: the plain data-level mean (ŷ − y_q)² on the same prompts (one query each; a cross-check);
+    * ``a``, ``b``, ``off`` (L,): :func:`gdpp_projection` of the trained weights; ``final_loss``."""
+    tdt = dtype if train_dtype is None else train_dtype
+    ktrain, ktest = jax.random.split(key)
+    P, Q, last = train_lsa(ktrain, d=d, N=N, n_layers=n_layers, batch=batch, steps=steps,
+                           lr=jnp.asarray(lr, tdt), init_std=jnp.asarray(init_std, tdt), method="readout",
+                           dtype=tdt, b2=b2, hold=hold)
+    P, Q = P.astype(dtype), Q.astype(dtype)
+    pr = tasks.sample_prompts(ktest, n_test, N, d, dtype=dtype)
+    v = lsa_readout(P, Q, pr.X, pr.y)
+    e = jnp.sum((v - pr.w) ** 2, axis=-1)
+    yhat = jnp.sum(v * pr.xq, axis=-1)
+    a, b, off = gdpp_projection(P, Q)
+    return {"risk": jnp.mean(e), "risk_se2": jnp.var(e, ddof=1) / n_test,
+            "risk_data": jnp.mean((yhat - pr.yq) ** 2), "a": a, "b": b, "off": off,
+            "final_loss": last.astype(dtype)}
 
 
 def simulate_construction_error(key, *, d: int, N: int, n_layers: int, n_prompts: int, eta, dtype=jnp.float64):
