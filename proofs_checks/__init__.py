@@ -32,6 +32,7 @@ from proofs_checks import hrp_init  # noqa: F401
 # in-context transformers
 from proofs_checks import lsa_global_min  # noqa: F401
 from proofs_checks import lsa_is_gd  # noqa: F401
+from proofs_checks import lsa_multilayer  # noqa: F401
 from proofs_checks import task_diversity  # noqa: F401
 
 # self-consuming loops

@@ -7,10 +7,10 @@ Simulators: :func:`~theory_lab.icl.lsa.simulate_construction_error` (exact equiv
 Adam from a small random initialization on fresh prompts inside ``lax.scan``; the context is averaged out exactly given
 (w, x_q)). Figure: ``figures/lsa_is_gd.py``.
 
-Scope: the TRAINED L-layer LSA against optimal L-step GD (Ahn et al.: risk at or below 0.362 for L = 2, d = 5,
-N = 20) is not part of this check: data-level training of a 2-layer LSA did not get near that risk within a CPU
-budget (risk 0.7-1.05 after 2000 Adam steps of 128 prompts), and no exact-expectation shortcut exists for L > 1.
-The L-layer part checked here is Lemma 1's exact equivalence.
+Scope: the L-layer part checked here is Lemma 1's exact equivalence. The TRAINED L-layer LSA against optimal L-step
+GD (Ahn et al.; 0.362 for L = 2, d = 5, N = 20) and against the GD++ optimum (0.057) is `icl.lsa-multilayer`
+(proofs_checks/lsa_multilayer.py), trained with the query averaged out exactly (16 models; here 32 seeds would double
+its cost).
 """
 
 from __future__ import annotations
