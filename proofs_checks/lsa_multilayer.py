@@ -28,11 +28,11 @@ far above two (0.362), and this part was dropped from `icl.lsa-is-gd`. What chan
 (2000 steps) 16 seeds of an exploration script reached 0.054-0.078 (mean 0.0598 +- 0.0018). An initial std of 0.1
 instead of 0.01 left 4 of 8 seeds on saddles (risk 0.1-0.54) after 2000 steps; 0.01 is used (Ahn et al.'s code: 1e-4;
 von Oswald et al.: 0.002/L). float32 training was not faster here (tiny matrices), so training is float64.
-Through the engine (its own seeds) with Adam's default beta2 = 0.999 one of 16 seeds was still on a saddle (0.59) and two
-were slow (0.09, 0.16): mean 0.10 +- 0.033, which "agreed" only because of the large SE -- hence MAX_HALFWIDTH (such a
-row is INCONCLUSIVE). 3000 steps: one seed at 0.21, INCONCLUSIVE; holding the peak rate for half the steps: worse (seeds
-at 1.0 and 0.63). beta2 = 0.9, as in Ahn et al.'s code (betas (0.9, 0.9)): all 16 seeds converge, 0.052-0.071, mean
-0.0588 +- 0.0014 against 0.0570: PASS, control FAIL; root seed 1: 0.0563 +- 0.0007, PASS. 100-110 s of simulation
+Through the engine (its own seeds) with Adam's default beta2 = 0.999 one of 16 seeds was still on a saddle (0.59) and
+two were slow (0.09, 0.16): mean 0.10 +- 0.033, which "agreed" only because of the large SE -- hence MAX_HALFWIDTH (such
+a row is INCONCLUSIVE). 3000 steps: one seed at 0.21, INCONCLUSIVE; holding the peak rate for half the steps: worse
+(seeds at 1.0 and 0.63). beta2 = 0.9, as in Ahn et al.'s code (betas (0.9, 0.9)): all 16 seeds converge, 0.052-0.071,
+mean 0.0588 +- 0.0014 against 0.0570: PASS, control FAIL; root seed 1: 0.0563 +- 0.0007, PASS. 100-110 s of simulation
 under load average 3-4. The trained weights sit on the GD++ pattern (median share of their squared norm outside it:
 0.01% in layer 1, 0.06% in layer 2); seed-mean projected steps (0.531, 3.489) and transform b_1 = 0.871 against the
 optimum (0.515, 3.453), 0.865 (figure, right panel).
@@ -94,8 +94,8 @@ class LsaMultilayer(Check):
               high=1.0),
         Param("lr", "float", 1e-2, "peak Adam learning rate (cosine decay to 0)", low=0.0, open_low=True, high=1.0),
         Param("steps", "int", 2000, "training steps", low=1, high=10_000_000),
-        Param("b2", "float", 0.9, "Adam's second-moment decay (0.9 as in Ahn et al.'s code, betas (0.9, 0.9))", low=0.0, open_low=True,
-              high=0.9999),
+        Param("b2", "float", 0.9, "Adam's second-moment decay (0.9 as in Ahn et al.'s code, betas (0.9, 0.9))",
+              low=0.0, open_low=True, high=0.9999),
         Param("hold", "float", 0.0, "fraction of the steps at the peak learning rate before the cosine decay",
               low=0.0, high=0.95),
         Param("batch", "int", 256, "prompts per training step (fresh each step)", low=1, high=1_000_000),

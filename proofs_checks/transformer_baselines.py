@@ -121,8 +121,8 @@ class TransformerVsBaselines(Check):
         Param("batch", "int", 64, "prompts per step", low=1, high=4096),
         Param("lr", "float", 1e-3, "Adam learning rate (after linear warm-up)", low=0.0, high=1.0, open_low=True),
         Param("warmup", "int", 100, "linear learning-rate warm-up steps", low=0, high=1_000_000),
-        Param("cosine", "bool", True, "after warm-up, decay the learning rate along a half cosine to 0 at the last step "
-              "(false: constant, as Garg et al.)"),
+        Param("cosine", "bool", True, "after warm-up, decay the learning rate along a half cosine to 0 at the last "
+              "step (false: constant, as Garg et al.)"),
         Param("curriculum_every", "int", 300, "Garg's curriculum: steps between increments of +1 active dimension "
               "and +2 scored points (0: no curriculum)", low=0, high=1_000_000),
         Param("curriculum_d0", "int", 1, "curriculum: active dimensions of x at the start", low=1, high=64),

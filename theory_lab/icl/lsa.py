@@ -149,8 +149,8 @@ def gdpp_risk_mc(k: int, d: int, a, b, *, n_draws: int = 100_000, seed: int = 0,
     """Risk E(ŷ − y_q)² of L-layer scalar GD++ (:func:`gdpp_residual`) for x, w ~ N(0, I_d), noiseless, k context
     examples: E Σ_j r_L(s_j)², Monte-Carlo over Wishart spectra only, drawn in chunks of ``chunk`` (memory).
     Returns (risk, standard error). b = 0 reproduces :func:`estimators.gd_steps_risk_mc` (d=5, k=20: L=2 optimum
-    0.362). The per-draw values are heavy-tailed for large steps (r_L is a polynomial in s of degree 4 at L = 2 and 13 at L = 3),
-    so use ≥ 10^6 draws where the value is a check's theory."""
+    0.362). The per-draw values are heavy-tailed for large steps (r_L is a polynomial in s of degree 4 at L = 2 and
+    13 at L = 3), so use ≥ 10^6 draws where the value is a check's theory."""
     rng = np.random.default_rng(seed)
     tot = tot2 = 0.0
     n = int(n_draws)
@@ -540,8 +540,8 @@ def simulate_lsa_multilayer(key, *, d: int, N: int, n_layers: int, batch: int, s
                             init_std, b2: float = 0.999, hold: float = 0.0, dtype=jnp.float64, train_dtype=None):
     """One trial of the multi-layer experiment: train an L-layer masked LSA with every entry of P_ℓ, Q_ℓ free from
     a small random initialization (:func:`train_lsa`, ``method="readout"``: fresh isotropic noiseless prompts, the
-    query averaged out exactly; ``b2``, ``hold`` as there), in ``train_dtype`` (default ``dtype``); then, in ``dtype``, on ``n_test`` fresh
-    prompts of length N:
+    query averaged out exactly; ``b2``, ``hold`` as there), in ``train_dtype`` (default ``dtype``); then, in ``dtype``,
+    on ``n_test`` fresh prompts of length N:
 
     * ``risk``: mean over prompts of ‖v − w‖² = E_{x_q}[(ŷ − <w, x_q>)² | X, w] (exact in the query), and
       ``risk_se2`` its squared standard error over the prompts;

@@ -211,7 +211,8 @@ def train(key, cfg: GPTConfig, *, steps: int, batch: int, lr, sigma2, psi2=1.0, 
     ``lr``, ``sigma2``, ``psi2`` may be traced scalars; ``steps``, ``batch``, ``warmup``, ``n_log`` are static ints.
     The learning rate warms up linearly over ``warmup`` steps, then stays constant (Garg et al.) or, with ``cosine``,
     decays along a half cosine to 0 at the last step; gradients are clipped at global norm 1; ``b2`` is Adam's
-    second-moment decay (static; 0.999 as PyTorch's default, which Garg et al. use). ``curriculum`` (static): Garg's schedule of masked dimensions and loss positions (:class:`Curriculum`);
+    second-moment decay (static; 0.999 as PyTorch's default, which Garg et al. use). ``curriculum`` (static): Garg's
+    schedule of masked dimensions and loss positions (:class:`Curriculum`);
     None trains on full prompts throughout. Returns (params, train_loss) where train_loss (n_log,) averages the
     per-step loss (on that step's curriculum task) over equal windows.
 
