@@ -153,8 +153,8 @@ class LazyTraining(Check):
                                          eta=dynamic["eta"], dtype=sim_dtype())
 
     def gaps(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False):
-        """Per width: (gap to the analytic predictor, gap to the empirical linearisation), each (seeds, T, N+1)
-        at the recorded steps."""
+        """Per width: (gap to the analytic predictor, gap to the empirical linearisation, the analytic predictor),
+        each (seeds, T, N+1) at the recorded steps."""
         which = "nngp" if control else "ntk"
         widths = sorted(set(int(w) for w in p["width"]))
         t_idx = np.asarray(p["times"]) - 1
@@ -164,7 +164,7 @@ class LazyTraining(Check):
             f = np.asarray(sweep.data["f"][i], np.float64)[:, t_idx]
             pred = predictions(p, np.asarray(sweep.data["f0"][i], np.float64), which)[:, t_idx]
             lin = np.asarray(sweep.data["lin_nngp" if control else "lin_ntk"][i], np.float64)[:, t_idx]
-            out.append((f - pred, f - lin))
+            out.append((f - pred, f - lin, pred))
         return widths, out
 
     def evidence(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False) -> list[Evidence]:
@@ -173,14 +173,17 @@ class LazyTraining(Check):
         limit_rows, rate_rows, lin_rows = [], [], []
         for j, t in enumerate(p["times"]):
             for k in range(n_train + 1):
-                stats = [mean_and_se(g[:, j, k], axis=0) for g, _ in gaps]
+                stats = [mean_and_se(g[:, j, k], axis=0) for g, _, _ in gaps]
+                # The size of f_t itself at this point (rms over widths and seeds), for calibration's perturbation
+                # of the limit 0 (see Row.scale).
+                size = float(np.sqrt(np.mean([np.mean(pr[:, j, k] ** 2) for _, _, pr in gaps])))
                 m = np.array([s[0] for s in stats])
                 se = np.array([s[1] for s in stats])
                 bad = int(sum(s[2] for s in stats))
                 c0, c0_se, c1 = extrapolate_inverse(widths, m, se)
                 where = "test" if k == n_train else f"train {k + 1}"
                 limit_rows.append(Row({"t": int(t), "point": where, "stat": "mean gap at 1/n=0", "c1": c1},
-                                      0.0, c0, c0_se, bad))
+                                      0.0, c0, c0_se, bad, scale=size))
             for part, sl in (("train", slice(0, n_train)), ("test", slice(n_train, n_train + 1))):
                 for rows, pos, target in ((rate_rows, 0, -0.5), (lin_rows, 1, LIN_BOUND)):
                     rms, rse, bad = zip(*[rms_and_se(np.mean(gg[pos][:, j, sl] ** 2, axis=-1)) for gg in gaps])

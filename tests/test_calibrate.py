@@ -17,3 +17,13 @@ def test_gaussian_refit_is_calibrated():
     assert res["false_fails"] <= 2  # alpha = 1%: P(>= 3 of 20) < 0.1%
     assert res["detections"] >= 18
     assert "loops.gaussian-refit" in markdown_table([res], "cpu x1")
+
+
+def test_zero_theory_rows_are_shifted_by_their_declared_scale():
+    from theory_lab.calibrate import perturbed_theory
+    from theory_lab.rules import Row
+
+    assert perturbed_theory(Row({}, 2.0, 2.0, 0.1), 0.05) == 2.0 * 1.05
+    # a limit of 0 cannot be scaled: it is shifted to effect * scale, and left alone without a scale
+    assert perturbed_theory(Row({}, 0.0, 0.0, 0.1, scale=-3.0), 0.05) == 0.05 * 3.0
+    assert perturbed_theory(Row({}, 0.0, 0.0, 0.1), 0.05) == 0.0

@@ -4,7 +4,9 @@ For a check and R root seeds, the quick profile is simulated R times (independen
 (point, seed) key). Each simulation is judged twice by the check's own agreement rules:
   * against the true theory: a FAIL is a false alarm (target rate <= 2%; the rules are built for alpha = 1%);
   * against the theory scaled by (1 + min_effect), the check's declared minimum detectable effect: a FAIL is a
-    detection (target power >= 90%).
+    detection (target power >= 90%). A theory of 0 (a limit gap, a vanishing mean) cannot be scaled; such a row is
+    shifted to min_effect * ``Row.scale`` (the quantity's typical size, declared by the check), and a zero row with
+    no scale is left unperturbed and counted in ``unperturbed_rows`` (its check's power is then understated).
 Only ``Agree`` evidence is calibrated (bounds and transitions have no "perturbed theory" in this sense). The compiled
 programs are reused across root seeds (the root is a traced value), so R runs cost R simulations, not R compiles.
 """
@@ -32,13 +34,22 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return max(0.0, center - half), min(1.0, center + half)
 
 
-def _agree_verdict(evidence, scale: float) -> Verdict | None:
-    verdicts = []
+def perturbed_theory(row, effect: float) -> float:
+    """The theory of ``row`` made wrong by the relative ``effect``: theory * (1 + effect), or effect * row.scale
+    for a theory of 0 (unchanged when the row declares no scale)."""
+    if row.theory == 0.0 and row.scale is not None:
+        return effect * abs(row.scale)
+    return row.theory * (1.0 + effect)
+
+
+def _agree_verdicts(evidence, effect: float) -> dict[str, Verdict]:
+    """Verdict of each ``Agree`` evidence group against the theory perturbed by ``effect`` (0: the true theory)."""
+    out = {}
     for e in evidence:
         if isinstance(e.rule, Agree):
-            rows = [dataclasses.replace(r, theory=r.theory * scale) for r in e.rows]
-            verdicts.append(e.rule.evaluate(rows).verdict)
-    return combine(verdicts) if verdicts else None
+            rows = [dataclasses.replace(r, theory=perturbed_theory(r, effect)) for r in e.rows] if effect else e.rows
+            out[e.name] = e.rule.evaluate(rows).verdict
+    return out
 
 
 def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", first_root: int = 10_000,
@@ -55,18 +66,26 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
     effect = effect if effect is not None else check.min_effect
     n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
     grid = check.grid(p)
-    false_fail = detect = inconclusive = decided = 0
+    false_fail = detect = inconclusive = decided = unperturbed = 0
+    groups: dict[str, dict[str, int]] = {}
     for k in range(roots):
         sweep = run_sweep(check.simulate, grid, seeds=n_seeds, root_seed=first_root + k)
         evidence = check.evidence(p, sweep, control=False)
-        v_true = _agree_verdict(evidence, 1.0)
-        if v_true is None:
+        true_groups = _agree_verdicts(evidence, 0.0)
+        if not true_groups:
             break
-        v_wrong = _agree_verdict(evidence, 1.0 + effect)
+        wrong_groups = _agree_verdicts(evidence, effect)
+        unperturbed = sum(r.theory == 0.0 and r.scale is None
+                          for e in evidence if isinstance(e.rule, Agree) for r in e.rows)
+        v_true, v_wrong = combine(list(true_groups.values())), combine(list(wrong_groups.values()))
         decided += 1
         false_fail += v_true is Verdict.FAIL
         inconclusive += v_true is Verdict.INCONCLUSIVE
         detect += v_wrong is Verdict.FAIL
+        for name in true_groups:
+            g = groups.setdefault(name, {"false_fails": 0, "detections": 0})
+            g["false_fails"] += true_groups[name] is Verdict.FAIL
+            g["detections"] += wrong_groups[name] is Verdict.FAIL
         if progress is not None:
             progress(k + 1, roots)
     out: dict[str, Any] = {"check": check.id, "profile": profile, "roots": decided, "seeds": n_seeds,
@@ -75,6 +94,8 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
         out.update(false_fail_rate=None, power=None, meets_targets=None)
         return out
     out.update(
+        groups=groups,
+        unperturbed_rows=unperturbed,
         false_fails=false_fail,
         false_fail_rate=false_fail / decided,
         false_fail_ci=wilson_interval(false_fail, decided),
@@ -107,5 +128,6 @@ def markdown_table(results: list[Mapping[str, Any]], device: str) -> str:
             f"| `{r['check']}` | {r['roots']} x {r['seeds']} | {r['min_effect']:.0%} | "
             f"{r['false_fails']}/{r['roots']} = {r['false_fail_rate']:.1%} [{lo:.1%}, {hi:.1%}] | "
             f"{r['detections']}/{r['roots']} = {r['power']:.1%} [{plo:.1%}, {phi:.1%}] | "
-            f"{'met' if r['meets_targets'] else 'MISSED'} |")
+            f"{'met' if r['meets_targets'] else 'MISSED'}"
+            f"{' (' + str(r['unperturbed_rows']) + ' zero-theory rows unperturbed)' if r.get('unperturbed_rows') else ''} |")
     return "\n".join(lines) + "\n"

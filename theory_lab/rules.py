@@ -70,6 +70,9 @@ class Row:
       mean: the Monte-Carlo estimate.
       se: its standard error.
       n_bad: number of trials that produced NaN/Inf (the estimate is then not trusted).
+      scale: the typical size of the compared quantity, for rows whose theory is 0 (a limit gap, a vanishing mean):
+        calibration perturbs such a theory to ``min_effect * scale``, since scaling 0 by (1 + min_effect) moves
+        nothing. ``None`` where the theory is nonzero or no natural size exists.
     """
 
     label: Mapping[str, Any]
@@ -77,6 +80,7 @@ class Row:
     mean: float
     se: float
     n_bad: int = 0
+    scale: float | None = None
 
     def finite(self) -> bool:
         return self.n_bad == 0 and all(math.isfinite(v) for v in (self.theory, self.mean, self.se))
