@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from theory_lab.loops import (
+from theory_lab.loops.gaussian_refit import (
     expected_log_var,
     expected_mean_drift_sq,
     expected_var,

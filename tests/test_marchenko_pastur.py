@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from theory_lab.rmt import (
+from theory_lab.rmt.marchenko_pastur import (
     mp_atom,
     mp_bin_masses,
     mp_cdf,

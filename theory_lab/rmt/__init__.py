@@ -1,36 +1,12 @@
 """Random-matrix theory checks: Marchenko–Pastur law and (ridgeless) ridge regression with isotropic features.
 
 Theory functions are float64 NumPy/SciPy; ``simulate_*`` functions are pure, jit-able JAX Monte-Carlo simulators
-returning per-trial statistics (vmap them over PRNG keys).
+returning per-trial statistics (vmap them over PRNG keys). The other modules (spiked, random_features,
+synthetic_mix, pruning) are imported by name.
 """
 
-from .marchenko_pastur import (
-    mp_atom,
-    mp_bin_masses,
-    mp_cdf,
-    mp_density,
-    mp_edges,
-    mp_moments,
-    mp_stieltjes,
-    mp_stieltjes_derivative,
-    simulate_esd,
-    wishart_moments_finite,
-)
-from .ridge import ridge_risk, ridgeless_risk, ridgeless_risk_finite, simulate_ridge_risk
+from . import marchenko_pastur, ridge
+from .marchenko_pastur import *  # noqa: F401,F403  (the public names are each module's __all__)
+from .ridge import *  # noqa: F401,F403
 
-__all__ = [
-    "mp_edges",
-    "mp_density",
-    "mp_atom",
-    "mp_cdf",
-    "mp_bin_masses",
-    "mp_moments",
-    "wishart_moments_finite",
-    "mp_stieltjes",
-    "mp_stieltjes_derivative",
-    "simulate_esd",
-    "ridgeless_risk",
-    "ridgeless_risk_finite",
-    "ridge_risk",
-    "simulate_ridge_risk",
-]
+__all__ = marchenko_pastur.__all__ + ridge.__all__
