@@ -149,12 +149,14 @@ class DeepLinearDynamics(Check):
             for j, st in enumerate(steps):
                 label = {"mode": a, "s": float(s), "stat": "u", "t": round(st * lr, 6)}
                 allow[(a, "u")] = u_allowance(s, u0, lr, eps)
-                rows.append(Row(label, float(theory[j]), float(mean[j]), float(se[j]), int(bad[j])))
+                rows.append(Row(label, float(theory[j]), float(mean[j]), float(se[j]), int(bad[j]),
+                                dof=float(u.shape[0] - 1 - bad[j])))  # few seeds: Student-t (Row.dof)
             times = crossing_times(u[:, :, a], frac * s, lr)
             m, se_t, bad_t = mean_and_se(times, axis=0)
             t_allow[a] = t_allowance(s, u0, frac, lr)
             t_rows.append(Row({"mode": a, "s": float(s), "stat": f"time_to_{frac:g}s"},
-                              float(dl.learning_time(s, u0, frac, rate=rate)), float(m), float(se_t), int(bad_t)))
+                              float(dl.learning_time(s, u0, frac, rate=rate)), float(m), float(se_t), int(bad_t),
+                              dof=float(times.shape[0] - 1 - bad_t)))
         return [
             Evidence("mode strengths", Agree(alpha=0.01, correction="holm",
                                              finite_size=lambda r: allow[(r.label["mode"], "u")],

@@ -105,7 +105,8 @@ class DepthMupCoord(Check):
             theory = dm.incoherent_exponent(a, g) if control else dm.feature_update_exponent(a, g)
             label = {"setting": name, "alpha": a, "gamma": g, "optimizer": o,
                      "rms_update": ", ".join(f"{m:.3g}" for m in mean)}
-            rows.append(Row(label, theory, b, b_se, int(bad.sum())))
+            # few seeds per depth: Student-t with the smallest per-depth dof (conservative; Row.dof)
+            rows.append(Row(label, theory, b, b_se, int(bad.sum()), dof=float(upd.shape[1] - 1 - bad.max())))
         allow = exponent_allowance(p["depths"])
         return [Evidence("depth exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                   finite_size_doc=f"L_min^-1/2/ln(L_max/L_min) = {allow:.3f}"),

@@ -134,7 +134,8 @@ class LsaGlobalMin(Check):
             se = good.std(axis=0, ddof=1) / np.sqrt(max(len(good), 1))
             for a in range(d):
                 prod_rows.append(Row({"case": case, "stat": "product", "entry": f"{a + 1},{a + 1}"},
-                                     float(gi[a, a]), float(mean[a, a]), float(se[a, a]), int((~ok).sum())))
+                                     float(gi[a, a]), float(mean[a, a]), float(se[a, a]), int((~ok).sum()),
+                                     dof=float(len(good) - 1)))  # SE over few trained models: Student-t
             # exact risk of each seed's learned product, for the declared finite-size term
             learned = {M: np.array([est.linear_predictor_risk(A, L, M) for A in good]) for M in Ms}
             r, r2 = np.asarray(sweep.data["risk"][i]), np.asarray(sweep.data["risk_se2"][i])

@@ -122,7 +122,8 @@ class LsaIsGd(Check):
             x = np.asarray(sweep.data[stat + ("_wrong" if control else "")][ic], dtype=np.float64)
             fin = np.isfinite(x)
             cons_rows.append(Row({"stat": stat, "what": label}, bound, float(x[fin].mean()),
-                                 float(x[fin].std(ddof=1) / np.sqrt(fin.sum())), int((~fin).sum())))
+                                 float(x[fin].std(ddof=1) / np.sqrt(fin.sum())), int((~fin).sum()),
+                                 dof=float(fin.sum() - 1)))
         it = sweep.index(part="trained")
         eta_star = float(est.gd_one_step_optimal_eta(N, d))
         eta_th = wrong_eta(N, d) if control else eta_star
@@ -131,7 +132,7 @@ class LsaIsGd(Check):
         good = prods[ok]
         mean, se = good.mean(0), good.std(0, ddof=1) / np.sqrt(max(len(good), 1))
         prod_rows = [Row({"stat": "effective matrix", "entry": f"{a + 1},{a + 1}"}, eta_th, float(mean[a, a]),
-                         float(se[a, a]), int((~ok).sum())) for a in range(d)]
+                         float(se[a, a]), int((~ok).sum()), dof=float(len(good) - 1)) for a in range(d)]
         r, r2 = np.asarray(sweep.data["risk"][it]), np.asarray(sweep.data["risk_se2"][it])
         fin = np.isfinite(r)
         r_star = float(est.gd_one_step_risk(N, d, eta_star))
@@ -142,7 +143,8 @@ class LsaIsGd(Check):
         gap = np.asarray(sweep.data["gap_wrong" if control else "gap"][it], dtype=np.float64)
         fin = np.isfinite(gap)
         gap_rows = [Row({"stat": "prediction gap", "vs": f"GD eta={eta_th:.4f}"}, GAP_FRACTION * r_star,
-                        float(gap[fin].mean()), float(gap[fin].std(ddof=1) / np.sqrt(fin.sum())), int((~fin).sum()))]
+                        float(gap[fin].mean()), float(gap[fin].std(ddof=1) / np.sqrt(fin.sum())), int((~fin).sum()),
+                        dof=float(fin.sum() - 1))]
         doc = "|mean_seeds R(A_s) - R(eta* I)| (exact risk change from the learned matrices' deviation)"
         return [
             Evidence("construction", BoundHolds(alpha=0.01, side="upper"), cons_rows),

@@ -42,6 +42,7 @@ Figure: ``figures/lsa_multilayer.py``.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -50,7 +51,7 @@ import numpy as np
 from theory_lab.claims import Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.icl import estimators as est
 from theory_lab.icl import lsa
-from theory_lab.rules import Agree, BoundHolds, Row
+from theory_lab.rules import Agree, BoundHolds, Row, welch_dof
 from theory_lab.sweep import Grid, SweepResult
 
 #: Declared (before training) finite-training allowance of the GD++ agreement, as a fraction of R_GD++(L).
@@ -138,10 +139,12 @@ class LsaMultilayer(Check):
         mean = float(r[fin].mean()) if fin.any() else float("nan")
         se = float(r[fin].std(ddof=1) / np.sqrt(fin.sum())) if fin.sum() > 1 else float("nan")
         L = p["n_layers"]
-        bound = [Row({"stat": "risk", "vs": f"optimal {L}-step GD"}, th["gd"], mean, se, n_bad)]
+        dof = float(fin.sum() - 1)  # 16 trained models: Student-t quantiles (Row.dof)
+        bound = [Row({"stat": "risk", "vs": f"optimal {L}-step GD"}, th["gd"], mean, se, n_bad, dof=dof)]
         key, th_se = ("gd", th["gd_se"]) if control else ("gdpp", th["gdpp_se"])
         name = f"optimal {L}-step GD" if control else f"optimal {L}-layer GD++"
-        agree = [Row({"stat": "risk", "vs": name}, th[key], mean, float(np.hypot(se, th_se)), n_bad)]
+        agree = [Row({"stat": "risk", "vs": name}, th[key], mean, float(np.hypot(se, th_se)), n_bad,
+                     dof=welch_dof([(se**2, dof), (th_se**2, math.inf)]))]
         rule = Agree(alpha=0.01, finite_size=lambda row: GDPP_EXCESS * abs(row.theory), max_halfwidth=MAX_HALFWIDTH,
                      finite_size_doc=f"{GDPP_EXCESS:g} x theory (finite training, declared)")
         return [Evidence(f"at least {L}-step GD", BoundHolds(alpha=0.01, side="upper"), bound),

@@ -105,7 +105,10 @@ class MupWidthCoord(Check):
                 b, b_se, _ = fit_power_law(widths, mean[:, t], se[:, t])
                 label = {"parametrization": par, "optimizer": opt, "step": t,
                          "l1": ", ".join(f"{m:.3g}" for m in mean[:, t])}
-                rows.append(Row(label, cc.LAZY_EXPONENT if control else theory, b, b_se, int(bad[:, t].sum())))
+                # the slope's SE is built from per-width SEs over few seeds: Student-t with the smallest per-width
+                # dof (conservative; Row.dof)
+                rows.append(Row(label, cc.LAZY_EXPONENT if control else theory, b, b_se, int(bad[:, t].sum()),
+                                dof=float(sweep.seeds - 1 - bad[:, t].max())))
         allow = exponent_allowance(p["widths"])
         return [Evidence("width exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                   finite_size_doc=f"n_min^-1/2/ln(n_max/n_min) = {allow:.3f}"),

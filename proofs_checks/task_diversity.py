@@ -42,7 +42,7 @@ import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.icl import task_diversity as td
-from theory_lab.rules import Agree, Row, mean_and_se
+from theory_lab.rules import Agree, Row, mean_and_se, welch_dof
 from theory_lab.sweep import Grid, SweepResult
 
 #: Declared O(1/d^2) allowance after Richardson extrapolation: |extrapolated - e(inf)| <= z SE + C2/d^2 x e(inf).
@@ -59,12 +59,14 @@ RICHARDSON_DOC = (f"Richardson extrapolation 2 mean(2d) - mean(d), SE sqrt(4 SE_
                   f"O(1/d^2) remainder {C2:g}/d^2 x theory")
 
 
-def richardson(small: np.ndarray, large: np.ndarray) -> tuple[float, float, int]:
-    """(2 mean(large) - mean(small), sqrt(4 se_large^2 + se_small^2), non-finite trials): the O(1/d) finite-size
-    bias a/d cancels between sizes d and 2d; the remainder is O(1/d^2)."""
+def richardson(small: np.ndarray, large: np.ndarray) -> tuple[float, float, int, float]:
+    """(2 mean(large) - mean(small), sqrt(4 se_large^2 + se_small^2), non-finite trials, Welch's degrees of freedom
+    of that SE): the O(1/d) finite-size bias a/d cancels between sizes d and 2d; the remainder is O(1/d^2). With a
+    few seeds per size the SE is itself uncertain, hence Student-t quantiles with the returned dof."""
     m1, s1, b1 = mean_and_se(small)
     m2, s2, b2 = mean_and_se(large)
-    return float(2 * m2 - m1), float(math.sqrt(4 * s2**2 + s1**2)), int(b1 + b2)
+    dof = welch_dof([(4 * s2**2, np.sum(np.isfinite(large)) - 1), (s1**2, np.sum(np.isfinite(small)) - 1)])
+    return float(2 * m2 - m1), float(math.sqrt(4 * s2**2 + s1**2)), int(b1 + b2), float(dof)
 
 
 def effective(p: Mapping[str, Any], kappa: float) -> tuple[int, int, int, float, float, float]:
@@ -167,8 +169,8 @@ class TaskDiversity(Check):
             i2 = sweep.index(kappa=float(kappa), size=2.0)
             th = self.theory(p, kappa, control)
             for stat in ("e_icl", "e_idg"):
-                value, se, bad = richardson(sweep.data[stat][i1], sweep.data[stat][i2])
-                rows.append(Row({"kappa": float(kappa), "stat": stat}, float(th[stat]), value, se, bad))
+                value, se, bad, dof = richardson(sweep.data[stat][i1], sweep.data[stat][i2])
+                rows.append(Row({"kappa": float(kappa), "stat": stat}, float(th[stat]), value, se, bad, dof=dof))
         rule = Agree(alpha=0.01, correction="holm", finite_size=lambda r: C2 / d**2 * abs(r.theory),
                      finite_size_doc=f"{RICHARDSON_DOC} = {C2 / d**2:.3g} x theory at d={d}")
         return [Evidence("errors", rule, rows)]

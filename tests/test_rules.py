@@ -1,9 +1,11 @@
 """Tolerance rules: each must be able to FAIL, treat NaN/Inf as INCONCLUSIVE, and keep its false-FAIL rate."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from theory_lab.rules import (
     Agree,
@@ -177,3 +179,19 @@ def test_extrapolate_inverse_recovers_c0_and_its_se():
     # two sizes n1, n2 with SE s: c0 = (n2 y2 - n1 y1)/(n2 - n1), se = s sqrt(n1^2 + n2^2)/(n2 - n1)
     _, se2, _ = extrapolate_inverse([10, 20], [1.2, 1.1], [0.1, 0.1])
     assert se2 == pytest.approx(0.1 * math.sqrt(10**2 + 20**2) / 10)
+
+
+def test_few_seed_rows_use_student_t_quantiles():
+    # 3.5 SE off: outside a normal tolerance at alpha = 1% (z = 2.58), inside a t_5 one (t = 4.03)
+    row = Row({"x": 1}, 0.0, 3.5, 1.0)
+    assert Agree(alpha=0.01).evaluate([row]).verdict is Verdict.FAIL
+    res = Agree(alpha=0.01).evaluate([dataclasses.replace(row, dof=5)])
+    assert res.verdict is Verdict.PASS
+    assert res.rows[0]["z_crit"] == pytest.approx(stats.t.isf(0.005, 5)) and res.rows[0]["dof"] == 5
+    # Holm uses the same quantiles; a large dof is the normal rule
+    assert Agree(alpha=0.01, correction="holm").evaluate([dataclasses.replace(row, dof=5)]).verdict is Verdict.PASS
+    assert Agree(alpha=0.01).evaluate([dataclasses.replace(row, dof=10**7)]).verdict is Verdict.FAIL
+    # one-sided bounds too: 3 SE above an upper bound is a violation for the normal rule (z = 2.33), not for t_5
+    b = Row({"x": 1}, 0.0, 3.0, 1.0)
+    assert BoundHolds(alpha=0.01).evaluate([b]).verdict is Verdict.FAIL
+    assert BoundHolds(alpha=0.01).evaluate([dataclasses.replace(b, dof=5)]).verdict is not Verdict.FAIL

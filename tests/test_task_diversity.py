@@ -147,7 +147,9 @@ def test_richardson_pair_keeps_ratios_and_cancels_1_over_d():
     # exact O(1/d) bias cancels: e(d) = e + a/d at d = 12, 24
     e, a = 0.8, 6.0
     x1, x2 = np.full(4, e + a / 12), np.full(4, e + a / 24)
-    value, se, bad = chk.richardson(x1, x2)
+    value, se, bad, _ = chk.richardson(x1, x2)
     assert value == pytest.approx(e) and se == 0 and bad == 0
-    _, se, _ = chk.richardson(np.array([0.0, 2.0]), np.array([0.0, 1.0]))
+    _, se, _, dof = chk.richardson(np.array([0.0, 2.0]), np.array([0.0, 1.0]))
     assert se == pytest.approx(np.sqrt(4 * 0.5**2 + 1.0**2))
+    # Welch: two SEs of 1 dof each, variance parts 1 and 1 -> (1 + 1)^2 / (1 + 1) = 2 dof
+    assert dof == pytest.approx(2.0)

@@ -31,6 +31,7 @@ __all__ = [
     "BoundHolds",
     "TransitionAt",
     "critical_z",
+    "welch_dof",
     "combine",
     "mean_and_se",
     "variance_and_se",
@@ -73,6 +74,9 @@ class Row:
       scale: the typical size of the compared quantity, for rows whose theory is 0 (a limit gap, a vanishing mean):
         calibration perturbs such a theory to ``min_effect * scale``, since scaling 0 by (1 + min_effect) moves
         nothing. ``None`` where the theory is nonzero or no natural size exists.
+      dof: degrees of freedom of ``se`` when it is estimated from few trials (R - 1 for a mean over R seeds; Welch's
+        for a combination of means): the rules then use Student-t instead of normal quantiles, so that a check with
+        6 or 16 seeds keeps its declared false-FAIL rate. ``None``: large-sample (normal) quantiles.
     """
 
     label: Mapping[str, Any]
@@ -81,6 +85,18 @@ class Row:
     se: float
     n_bad: int = 0
     scale: float | None = None
+    dof: float | None = None
+
+    def sf(self, x: float) -> float:
+        """Upper tail probability of the standardised deviation x (normal, or Student-t with ``dof``)."""
+        return float(stats.norm.sf(x) if self._normal() else stats.t.sf(x, self.dof))
+
+    def isf(self, q: float) -> float:
+        """Critical value with upper tail probability q (normal, or Student-t with ``dof``)."""
+        return float(stats.norm.isf(q) if self._normal() else stats.t.isf(q, self.dof))
+
+    def _normal(self) -> bool:
+        return self.dof is None or not math.isfinite(self.dof)
 
     def finite(self) -> bool:
         return self.n_bad == 0 and all(math.isfinite(v) for v in (self.theory, self.mean, self.se))
@@ -187,7 +203,8 @@ class Agree:
         lhs = {"two-sided": "|mean - theory|", "above": "mean - theory", "below": "theory - mean"}[self.side]
         return (
             f"{lhs} <= z*SE + finite-size term ({self.finite_size_doc}); z from family-wise "
-            f"alpha={self.alpha} with {self.correction} correction"
+            f"alpha={self.alpha} with {self.correction} correction (Student-t where a row's SE has few degrees of "
+            f"freedom)"
         )
 
     def evaluate(self, rows: Sequence[Row]) -> RuleResult:
@@ -211,21 +228,21 @@ class Agree:
                    "below": r.theory - r.mean}[self.side]
             excess[i] = max(0.0, dev - fs)
             if r.se > 0:
-                pvals[i] = float(tails * stats.norm.sf(excess[i] / r.se))
+                pvals[i] = tails * r.sf(excess[i] / r.se)
             else:
                 pvals[i] = 0.0 if excess[i] > 0 else 1.0
         # z threshold per row, and which rows are rejected (declared outside tolerance).
         thresholds: dict[int, float] = {}
         rejected: set[int] = set()
         if self.correction == "bonferroni":
-            thresholds = {i: z_bonf for i in pvals}
-            rejected = {i for i in pvals if excess[i] > z_bonf * rows[i].se}
+            thresholds = {i: rows[i].isf(self.alpha / (tails * k)) for i in pvals}
+            rejected = {i for i in pvals if excess[i] > thresholds[i] * rows[i].se}
         else:
             order = sorted(pvals, key=lambda i: pvals[i])
             stopped = False
             for rank, i in enumerate(order):
                 level = self.alpha / (len(order) - rank)
-                thresholds[i] = float(stats.norm.isf(level / tails))
+                thresholds[i] = rows[i].isf(level / tails)
                 stopped = stopped or pvals[i] > level  # Holm: once one row is kept, all later rows are kept
                 if not stopped:
                     rejected.add(i)
@@ -233,6 +250,8 @@ class Agree:
         for i, r in enumerate(rows):
             rec: dict[str, Any] = dict(r.label)
             rec.update(theory=r.theory, mean=r.mean, se=r.se, n_bad=r.n_bad)
+            if r.dof is not None:
+                rec["dof"] = r.dof
             if not r.finite():
                 rec.update(z=None, tolerance=None, ok=None, note=_bad_note(r))
                 out.append(rec)
@@ -308,19 +327,22 @@ class BoundHolds:
         for r in rows:
             rec: dict[str, Any] = dict(r.label)
             rec.update(theory=r.theory, mean=r.mean, se=r.se, n_bad=r.n_bad)
+            if r.dof is not None:
+                rec["dof"] = r.dof
             if not r.finite():
                 rec.update(slack=None, limit=None, ok=None, vacuous=None, note=_bad_note(r))
                 out.append(rec)
                 continue
-            limit = r.mean + sign * z * r.se
+            zr = r.isf(self.alpha / max(len(good), 1))
+            limit = r.mean + sign * zr * r.se
             slack = sign * (r.theory - r.mean)
             vacuous = self.vacuous_at is not None and sign * (r.theory - self.vacuous_at) >= 0
             n_vacuous += bool(vacuous)
             holds = sign * (r.theory - limit) >= 0
-            violated = sign * (r.mean - sign * z * r.se - r.theory) > 0
+            violated = sign * (r.mean - sign * zr * r.se - r.theory) > 0
             ok = True if holds else (False if violated else None)
             note = "vacuous bound" if vacuous else ("" if ok is not None else "undecided: confidence interval straddles the bound")
-            rec.update(slack=slack, limit=limit, z_crit=z, ok=ok, vacuous=vacuous, note=note)
+            rec.update(slack=slack, limit=limit, z_crit=zr, ok=ok, vacuous=vacuous, note=note)
             out.append(rec)
         verdict = _decide(out, bad_names)
         decided = [(o["slack"], r) for o, r in zip(out, rows) if o.get("slack") is not None]
@@ -403,6 +425,18 @@ def mean_and_se(samples: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.nda
         var = np.sum(dev**2, axis=axis) / (r - 1)
         se = np.sqrt(var / r)
     return mean, se, n_bad
+
+
+def welch_dof(parts: Sequence[tuple[float, float]]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of independent variance estimates.
+
+    ``parts``: (variance contribution v_i, its degrees of freedom nu_i); returns (sum v_i)^2 / sum v_i^2 / nu_i.
+    E.g. for 2 m_2 - m_1 with means over R_2 and R_1 seeds: [(4 se_2^2, R_2 - 1), (se_1^2, R_1 - 1)]. An infinite
+    nu_i (an exactly known or very precise part) contributes no uncertainty about the variance.
+    """
+    total = sum(v for v, _ in parts)
+    denom = sum(v * v / nu for v, nu in parts if math.isfinite(nu))
+    return math.inf if denom == 0 else total * total / denom
 
 
 def variance_and_se(samples: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
