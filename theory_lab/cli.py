@@ -278,8 +278,12 @@ def calibrate_cmd(ids: tuple[str, ...], roots: int, effect: float | None, write_
             results.append(calibrate_check(c, roots=roots, effect=effect,
                                            progress=lambda k, n, task=task: bar.update(task, completed=k)))
     env = environment()
-    table = markdown_table(results, f"{env['backend']} x{env['device_count']} ({env['python']}, jax "
-                                    f"{env['versions']['jax']})")
+    device = f"{env['backend']} x{env['device_count']} ({env['python']}, jax {env['versions']['jax']})"
+    import datetime as _dt
+
+    for r in results:  # where and when, so that tables merged from several runs stay attributable
+        r.update(device=device, measured=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"))
+    table = markdown_table(results, device)
     if write_path:
         from pathlib import Path
 
