@@ -235,10 +235,13 @@ class IclRetraining(Check):
         bounded: list[Row] = []
         growth: list[Row] = []
         for j, lam in enumerate(p["lsa_lam"]):
-            sm, sse, sbad = mean_and_se(self._lsa_err(p, sweep, j) @ slope_w)
+            lsa_err = self._lsa_err(p, sweep, j)
+            sm, sse, sbad = mean_and_se(lsa_err @ slope_w)
             lab = {"learner": "lsa", "lam": float(lam), "stat": "late_slope", "i": g}
+            # Row.scale for calibration: a slope of 0 perturbed by min_effect x (error level per generation)
+            level = float(np.nanmean(lsa_err[:, g]))
             if float(lam) > 0 or control:  # the control claims lam = 0 stays bounded too
-                bounded.append(Row(lab, 0.0, float(sm), float(sse), int(sbad)))
+                bounded.append(Row(lab, 0.0, float(sm), float(sse), int(sbad), scale=level))
             if float(lam) == 0:
                 growth.append(Row(lab, 0.0, float(sm), float(sse), int(sbad)))
         return [Evidence("error", Agree(alpha=0.01, correction="holm", finite_size_doc="none (exact at finite T)"),

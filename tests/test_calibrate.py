@@ -1,5 +1,7 @@
 """Calibration: a fast version of the study (one check, 20 root seeds) — false alarms rare, detections common."""
 
+import pytest
+
 from theory_lab.calibrate import calibrate_check, markdown_table, wilson_interval
 from theory_lab.claims import registry
 
@@ -27,3 +29,8 @@ def test_zero_theory_rows_are_shifted_by_their_declared_scale():
     # a limit of 0 cannot be scaled: it is shifted to effect * scale, and left alone without a scale
     assert perturbed_theory(Row({}, 0.0, 0.0, 0.1, scale=-3.0), 0.05) == 0.05 * 3.0
     assert perturbed_theory(Row({}, 0.0, 0.0, 0.1), 0.05) == 0.0
+
+    # one-sided rules: the theory moves the way the rule can detect
+    assert perturbed_theory(Row({}, 2.0, 2.0, 0.1), 0.05, "above") == pytest.approx(1.9)
+    assert perturbed_theory(Row({}, -2.0, 2.0, 0.1), 0.05, "below") == pytest.approx(-1.9)
+    assert perturbed_theory(Row({}, 0.0, 0.0, 0.1, scale=2.0), 0.05, "above") == pytest.approx(-0.1)

@@ -34,11 +34,21 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return max(0.0, center - half), min(1.0, center + half)
 
 
-def perturbed_theory(row, effect: float) -> float:
+def perturbed_theory(row, effect: float, side: str = "two-sided") -> float:
     """The theory of ``row`` made wrong by the relative ``effect``: theory * (1 + effect), or effect * row.scale
-    for a theory of 0 (unchanged when the row declares no scale)."""
-    if row.theory == 0.0 and row.scale is not None:
-        return effect * abs(row.scale)
+    for a theory of 0 (unchanged when the row declares no scale).
+
+    A one-sided rule can only detect a theory wrong in one direction, so the shift goes that way: ``side="above"``
+    (the rule rejects a mean significantly above the theory) lowers the theory by effect * |theory| (or
+    effect * scale), ``"below"`` raises it.
+    """
+    size = abs(row.scale) if row.theory == 0.0 and row.scale is not None else abs(row.theory)
+    if side == "above":
+        return row.theory - effect * size
+    if side == "below":
+        return row.theory + effect * size
+    if row.theory == 0.0:
+        return effect * size
     return row.theory * (1.0 + effect)
 
 
@@ -47,7 +57,8 @@ def _agree_verdicts(evidence, effect: float) -> dict[str, Verdict]:
     out = {}
     for e in evidence:
         if isinstance(e.rule, Agree):
-            rows = [dataclasses.replace(r, theory=perturbed_theory(r, effect)) for r in e.rows] if effect else e.rows
+            rows = ([dataclasses.replace(r, theory=perturbed_theory(r, effect, e.rule.side)) for r in e.rows]
+                    if effect else e.rows)
             out[e.name] = e.rule.evaluate(rows).verdict
     return out
 
