@@ -72,6 +72,9 @@ class DepthMupCoord(Check):
     negative_control = ("the incoherent-accumulation exponent 1/2 - alpha - gamma (block updates adding like "
                         "independent noise, as the initial branches do), same rule and data")
     figure = "depth_mup_coord"
+    # Calibration: an exponent wrong by a quarter power (half the gap between the classes L^-1/2, L^0, L^1/2); a
+    # relative 5% of an exponent is below the declared finite-size term.
+    min_effect = 0.25
 
     def validate(self, p: Mapping[str, Any]) -> None:
         if len(set(p["depths"])) < 2:
@@ -106,7 +109,8 @@ class DepthMupCoord(Check):
             label = {"setting": name, "alpha": a, "gamma": g, "optimizer": o,
                      "rms_update": ", ".join(f"{m:.3g}" for m in mean)}
             # few seeds per depth: Student-t with the smallest per-depth dof (conservative; Row.dof)
-            rows.append(Row(label, theory, b, b_se, int(bad.sum()), dof=float(upd.shape[1] - 1 - bad.max())))
+            rows.append(Row(label, theory, b, b_se, int(bad.sum()), dof=float(upd.shape[1] - 1 - bad.max()),
+                            scale=1.0))
         allow = exponent_allowance(p["depths"])
         return [Evidence("depth exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                   finite_size_doc=f"L_min^-1/2/ln(L_max/L_min) = {allow:.3f}"),

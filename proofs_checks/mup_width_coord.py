@@ -67,6 +67,9 @@ class MupWidthCoord(Check):
     negative_control = ("the kernel-regime (lazy training) prediction that every parametrization's features move "
                         f"as n^{cc.LAZY_EXPONENT:+g} (true only for NTK), judged by the same rule on the same fits")
     figure = "mup_width_coord"
+    # Calibration: an exponent wrong by a quarter power (half the gap between the exponent classes n^-1/2, n^0,
+    # n^1/2, n^1 that the check tells apart); a relative 5% of an exponent is below the declared finite-size term.
+    min_effect = 0.25
 
     def validate(self, p: Mapping[str, Any]) -> None:
         if len(set(p["widths"])) < 2:
@@ -108,7 +111,7 @@ class MupWidthCoord(Check):
                 # the slope's SE is built from per-width SEs over few seeds: Student-t with the smallest per-width
                 # dof (conservative; Row.dof)
                 rows.append(Row(label, cc.LAZY_EXPONENT if control else theory, b, b_se, int(bad[:, t].sum()),
-                                dof=float(sweep.seeds - 1 - bad[:, t].max())))
+                                dof=float(sweep.seeds - 1 - bad[:, t].max()), scale=1.0))
         allow = exponent_allowance(p["widths"])
         return [Evidence("width exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                   finite_size_doc=f"n_min^-1/2/ln(n_max/n_min) = {allow:.3f}"),

@@ -34,3 +34,5 @@ def test_zero_theory_rows_are_shifted_by_their_declared_scale():
     assert perturbed_theory(Row({}, 2.0, 2.0, 0.1), 0.05, "above") == pytest.approx(1.9)
     assert perturbed_theory(Row({}, -2.0, 2.0, 0.1), 0.05, "below") == pytest.approx(-1.9)
     assert perturbed_theory(Row({}, 0.0, 0.0, 0.1, scale=2.0), 0.05, "above") == pytest.approx(-0.1)
+    # a declared scale makes the shift additive for any theory (an exponent: scale 1, min_effect in powers)
+    assert perturbed_theory(Row({}, -0.5, -0.5, 0.1, scale=1.0), 0.25) == pytest.approx(-0.25)

@@ -180,7 +180,8 @@ class Check:
     figure: str | None = None
     precision: str = "float64"
     #: Declared minimum detectable effect: the relative error in the theory that the quick profile must detect with
-    #: power >= 90% (measured by `theory-lab calibrate`).
+    #: power >= 90% (measured by `theory-lab calibrate`); on rows that declare ``Row.scale``, the absolute shift in
+    #: units of that scale (e.g. of an exponent, with scale 1).
     min_effect: float = 0.05
     #: The verdict the suite documents for the quick profile: "PASS", or "FAIL" when the check's subject is a
     #: published claim that the simulation refutes (the module docstring gives the evidence). A documented

@@ -71,9 +71,10 @@ class Row:
       mean: the Monte-Carlo estimate.
       se: its standard error.
       n_bad: number of trials that produced NaN/Inf (the estimate is then not trusted).
-      scale: the typical size of the compared quantity, for rows whose theory is 0 (a limit gap, a vanishing mean):
-        calibration perturbs such a theory to ``min_effect * scale``, since scaling 0 by (1 + min_effect) moves
-        nothing. ``None`` where the theory is nonzero or no natural size exists.
+      scale: the unit in which calibration perturbs this row's theory, additively (theory + min_effect * scale):
+        the quantity's typical size for a theory of 0 (a limit gap, a vanishing mean), where scaling by
+        (1 + min_effect) moves nothing, or 1 for an exponent, where a relative change is meaningless. ``None``:
+        relative perturbation.
       dof: degrees of freedom of ``se`` when it is estimated from few trials (R - 1 for a mean over R seeds; Welch's
         for a combination of means): the rules then use Student-t instead of normal quantiles, so that a check with
         6 or 16 seeds keeps its declared false-FAIL rate. ``None``: large-sample (normal) quantiles.
