@@ -121,8 +121,9 @@ def markdown_table(results: list[Mapping[str, Any]], device: str) -> str:
     """The calibration table as Markdown (for docs/calibration.md)."""
     lines = [
         f"Measured on {device}. Each row: the quick profile simulated under `roots` independent root seeds; a FAIL "
-        "against the true theory is a false alarm, a FAIL against the theory scaled by (1 + min_effect) is a "
-        "detection. 95% Wilson intervals.",
+        "against the true theory is a false alarm, a FAIL against the theory made wrong by min_effect (relative, "
+        "theory x (1 + min_effect); absolute, + min_effect x Row.scale, on rows that declare a scale: zero limits, "
+        "exponents) is a detection. 95% Wilson intervals.",
         "",
         "| check | roots x seeds | min effect | false-FAIL rate (target <= 2%) | power (target >= 90%) | targets |",
         "|---|---|---|---|---|---|",
@@ -134,7 +135,7 @@ def markdown_table(results: list[Mapping[str, Any]], device: str) -> str:
         lo, hi = r["false_fail_ci"]
         plo, phi = r["power_ci"]
         lines.append(
-            f"| `{r['check']}` | {r['roots']} x {r['seeds']} | {r['min_effect']:.0%} | "
+            f"| `{r['check']}` | {r['roots']} x {r['seeds']} | {r['min_effect']:g} | "
             f"{r['false_fails']}/{r['roots']} = {r['false_fail_rate']:.1%} [{lo:.1%}, {hi:.1%}] | "
             f"{r['detections']}/{r['roots']} = {r['power']:.1%} [{plo:.1%}, {phi:.1%}] | "
             f"{'met' if r['meets_targets'] else 'MISSED'}"
