@@ -3,11 +3,11 @@
 For a check and R root seeds, the quick profile is simulated R times (independent keys: the root seed changes every
 (point, seed) key). Each simulation is judged twice by the check's own agreement rules:
   * against the true theory: a FAIL is a false alarm (target rate <= 2%; the rules are built for alpha = 1%);
-  * against the theory scaled by (1 + min_effect), the check's declared minimum detectable effect: a FAIL is a
-    detection (target power >= 90%). A row that declares ``Row.scale`` is shifted by min_effect * scale instead
-    (a theory of 0 such as a limit gap, or an exponent, where a relative change means nothing; the check then
-    declares min_effect in those units); a zero row with no scale is left unperturbed and counted in
-    ``unperturbed_rows`` (its check's power is then understated).
+  * against the theory moved by min_effect (relative: theory + min_effect |theory|), the check's declared minimum
+    detectable effect: a FAIL is a detection (target power >= 90%). A row that declares ``Row.scale`` is shifted
+    by min_effect * scale instead (a theory of 0 such as a limit gap, or an exponent, where a relative change
+    means nothing; the check then declares min_effect in those units); a zero row with no scale is left
+    unperturbed and counted in ``unperturbed_rows`` (its check's power is then understated).
 Only ``Agree`` evidence is calibrated (bounds and transitions have no "perturbed theory" in this sense). The compiled
 programs are reused across root seeds (the root is a traced value), so R runs cost R simulations, not R compiles.
 """
@@ -36,9 +36,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 
 
 def perturbed_theory(row, effect: float, side: str = "two-sided") -> float:
-    """The theory of ``row`` made wrong by ``effect``: relative, theory * (1 + effect), when the row declares no
-    scale; additive, theory + effect * row.scale, when it does (a theory of 0, or an exponent, where a relative
-    change is meaningless). A theory of 0 with no scale is left unchanged.
+    """The theory of ``row`` made wrong by ``effect``: theory + effect * |theory| (a relative change, away from 0
+    for either sign) when the row declares no scale; theory + effect * |row.scale| when it does (a theory of 0, or
+    an exponent, where a relative change is meaningless). A theory of 0 with no scale is left unchanged.
 
     A one-sided rule can only detect a theory wrong in one direction, so the shift goes that way: ``side="above"``
     (the rule rejects a mean significantly above the theory) lowers the theory by effect * |theory| (or

@@ -217,7 +217,6 @@ class Agree:
         good = [r for r in rows if r.finite()]
         bad_names = [r.name() for r in rows if not r.finite()]
         k = max(len(good), 1)
-        z_bonf = critical_z(self.alpha * 2 / tails, k)
         # p-values of the excess over the finite-size allowance, for Holm's ordering.
         excess, pvals, fs_vals = {}, {}, {}
         for i, r in enumerate(rows):
@@ -322,7 +321,6 @@ class BoundHolds:
         sign = 1.0 if self.side == "upper" else -1.0
         good = [r for r in rows if r.finite()]
         bad_names = [r.name() for r in rows if not r.finite()]
-        z = critical_z(self.alpha, max(len(good), 1), two_sided=False)
         out: list[dict[str, Any]] = []
         n_vacuous = 0
         for r in rows:
