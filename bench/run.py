@@ -21,10 +21,6 @@ from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", os.environ.get("THEORY_LAB_PLATFORM", "cpu"))
 
-from theory_lab.runtime import configure_xla_env  # noqa: E402
-
-configure_xla_env()
-
 import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)

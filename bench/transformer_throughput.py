@@ -15,10 +15,6 @@ import argparse
 import os
 import time
 
-from theory_lab.runtime import configure_xla_env
-
-configure_xla_env()
-
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 

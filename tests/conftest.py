@@ -3,10 +3,6 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from theory_lab.runtime import configure_xla_env  # noqa: E402
-
-configure_xla_env()  # XLA CPU's multi-threaded Eigen pool can wedge a vmapped computation (theory_lab/runtime.py)
-
 import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)

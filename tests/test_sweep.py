@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from theory_lab.sweep import Grid, run_sweep
-from theory_lab.runtime import with_safe_cpu_flags
 
 PROBE = Path(__file__).with_name("sweep_probe.py")
 ROOT = PROBE.parent.parent
@@ -21,7 +20,7 @@ ROOT = PROBE.parent.parent
 
 def _probe_env(devices: int) -> dict:
     env = dict(os.environ)
-    env["XLA_FLAGS"] = with_safe_cpu_flags(f"--xla_force_host_platform_device_count={devices}")
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env

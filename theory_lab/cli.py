@@ -36,9 +36,6 @@ def _configure_jax(precision: str) -> None:
     """One process, one precision: x64 is switched on (float64 simulation) or left off (float32) before any JAX
     computation, and never toggled mid-run. Theory is float64 NumPy either way."""
     os.environ.setdefault("JAX_PLATFORMS", os.environ.get("THEORY_LAB_PLATFORM", "cpu"))
-    from theory_lab.runtime import configure_xla_env
-
-    configure_xla_env()  # before JAX starts: avoids XLA CPU's Eigen-pool wedge (see theory_lab/runtime.py)
     import jax
 
     jax.config.update("jax_enable_x64", precision != "float32")
