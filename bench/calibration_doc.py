@@ -1,7 +1,8 @@
 """Merge calibration runs into one table: ``docs/calibration.md``'s measured part.
 
 Each input is the ``--json`` output of ``theory-lab calibrate`` (a list of per-check results; several runs, possibly
-on different machines and days). The newest result per check wins (by the ``measured`` date, then file order).
+on different machines and days). Parts of one calibration with disjoint root ranges (``--first-root``) are pooled;
+otherwise the newest result per check wins (``theory_lab.calibrate.merge_results``).
 Registered checks with no result are listed as not yet calibrated, so the table always shows what is missing.
 
     .venv/bin/theory-lab calibrate rmt.bbp --roots 100 --json > calib/rmt.bbp.json
@@ -14,19 +15,16 @@ import argparse
 import json
 import sys
 
-from theory_lab.calibrate import markdown_table
+from theory_lab.calibrate import markdown_table, merge_results
 from theory_lab.claims import registry
 
 
 def merge(paths: list[str]) -> list[dict]:
-    latest: dict[str, dict] = {}
+    results = []
     for path in paths:
         with open(path) as f:
-            for r in json.load(f):
-                old = latest.get(r["check"])
-                if old is None or r.get("measured", "") >= old.get("measured", ""):
-                    latest[r["check"]] = r
-    return [latest[k] for k in sorted(latest)]
+            results.extend(json.load(f))
+    return merge_results(results)
 
 
 def main(argv: list[str] | None = None) -> int:

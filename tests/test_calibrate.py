@@ -36,3 +36,22 @@ def test_zero_theory_rows_are_shifted_by_their_declared_scale():
     assert perturbed_theory(Row({}, 0.0, 0.0, 0.1, scale=2.0), 0.05, "above") == pytest.approx(-0.1)
     # a declared scale makes the shift additive for any theory (an exponent: scale 1, min_effect in powers)
     assert perturbed_theory(Row({}, -0.5, -0.5, 0.1, scale=1.0), 0.25) == pytest.approx(-0.25)
+
+
+def test_parts_with_disjoint_root_ranges_pool_to_the_whole_run():
+    from theory_lab.calibrate import merge_results
+
+    check = registry()["loops.gaussian-refit"]
+    whole = calibrate_check(check, roots=6, first_root=500)
+    parts = [calibrate_check(check, roots=3, first_root=500), calibrate_check(check, roots=3, first_root=503)]
+    (pooled,) = merge_results(parts)
+    for k in ("roots", "false_fails", "detections", "inconclusive", "false_fail_rate", "power", "groups"):
+        assert pooled[k] == whole[k], k
+    assert pooled["root_ranges"] == [[500, 503], [503, 506]]
+    # the same roots twice are not independent: not pooled, the newest (last) run stands alone
+    (again,) = merge_results([parts[0], parts[0]])
+    assert again["roots"] == 3
+    # a run at another effect makes older counts stale rather than adding to them
+    other = dict(parts[1], min_effect=0.5)
+    (stale,) = merge_results([parts[0], other])
+    assert stale["roots"] == 3 and stale["min_effect"] == 0.5

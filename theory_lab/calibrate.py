@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 from theory_lab.claims import Check, resolve_params
 from theory_lab.rules import Agree, Verdict, combine
 
-__all__ = ["calibrate_check", "wilson_interval", "markdown_table"]
+__all__ = ["calibrate_check", "merge_results", "wilson_interval", "markdown_table"]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -98,23 +98,61 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
         if progress is not None:
             progress(k + 1, roots)
     out: dict[str, Any] = {"check": check.id, "profile": profile, "roots": decided, "seeds": n_seeds,
-                           "min_effect": effect}
+                           "min_effect": effect, "first_root": first_root}
     if decided == 0:
         out.update(false_fail_rate=None, power=None, meets_targets=None)
         return out
-    out.update(
-        groups=groups,
-        unperturbed_rows=unperturbed,
-        false_fails=false_fail,
-        false_fail_rate=false_fail / decided,
-        false_fail_ci=wilson_interval(false_fail, decided),
-        inconclusive=inconclusive,
-        detections=detect,
-        power=detect / decided,
-        power_ci=wilson_interval(detect, decided),
-    )
-    out["meets_targets"] = out["false_fail_rate"] <= 0.02 and out["power"] >= 0.90
+    out.update(groups=groups, unperturbed_rows=unperturbed, false_fails=false_fail, inconclusive=inconclusive,
+               detections=detect)
+    _finish(out)
     return out
+
+
+def _finish(out: dict[str, Any]) -> None:
+    """Rates, Wilson intervals and the targets' verdict from the counts in ``out``."""
+    n = out["roots"]
+    out.update(false_fail_rate=out["false_fails"] / n, false_fail_ci=wilson_interval(out["false_fails"], n),
+               power=out["detections"] / n, power_ci=wilson_interval(out["detections"], n))
+    out["meets_targets"] = out["false_fail_rate"] <= 0.02 and out["power"] >= 0.90
+
+
+def merge_results(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One result per check from several calibration runs (``calibrate_check`` outputs, e.g. parts of a long run
+    split by ``first_root`` over processes or days).
+
+    Runs of a check with the same profile, seeds and min_effect whose root ranges [first_root, first_root + roots)
+    are disjoint are pooled: their counts add (they are independent simulations). Otherwise the newest run (by its
+    ``measured`` date, then list order) replaces the older ones: a changed profile or effect makes old counts stale.
+    """
+    by_check: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by_check.setdefault(r["check"], []).append(dict(r))
+    merged = []
+    for cid in sorted(by_check):
+        runs = sorted(by_check[cid], key=lambda r: r.get("measured", ""))  # stable: file order within a date
+        newest = runs[-1]
+        same = ("profile", "seeds", "min_effect")
+        pool = [r for r in runs if all(r.get(k) == newest.get(k) for k in same)
+                and r.get("false_fail_rate") is not None and "first_root" in r]
+        spans = sorted((r["first_root"], r["first_root"] + r["roots"]) for r in pool)
+        disjoint = all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+        if len(pool) < 2 or newest not in pool or not disjoint:
+            merged.append(newest)
+            continue
+        out = dict(newest)
+        for k in ("roots", "false_fails", "detections", "inconclusive"):
+            out[k] = sum(r.get(k, 0) for r in pool)
+        groups: dict[str, dict[str, int]] = {}
+        for r in pool:
+            for name, g in r.get("groups", {}).items():
+                acc = groups.setdefault(name, {"false_fails": 0, "detections": 0})
+                acc["false_fails"] += g["false_fails"]
+                acc["detections"] += g["detections"]
+        out.update(groups=groups, first_root=spans[0][0], root_ranges=[list(s) for s in spans],
+                   measured=", ".join(sorted({r.get("measured", "?") for r in pool})))
+        _finish(out)
+        merged.append(out)
+    return merged
 
 
 def markdown_table(results: list[Mapping[str, Any]], device: str) -> str:

@@ -257,10 +257,20 @@ def report_cmd(out: str, profile: str | None, open_page: bool) -> int:
               help="Relative theory error to detect (default: each check's declared min_effect).")
 @click.option("--write", "write_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the table as Markdown to this file (e.g. docs/calibration.md).")
+@click.option("--first-root", type=click.IntRange(0, 2**31 - 1 - 10_000), default=10_000, show_default=True,
+              help="Root seed of the first simulation (roots FIRST_ROOT .. FIRST_ROOT+ROOTS-1). Parts of one "
+                   "calibration with disjoint ranges can run in separate processes and be pooled by "
+                   "bench/calibration_doc.py.")
 @click.option("--json", "as_json", is_flag=True)
 def calibrate_cmd(ids: tuple[str, ...], roots: int, effect: float | None, write_path: str | None,
-                  as_json: bool) -> int:
-    """False-FAIL rate and power of the agreement checks, from ROOTS independent quick-profile simulations."""
+                  first_root: int, as_json: bool) -> int:
+    """False-FAIL rate and power of the agreement checks, from ROOTS independent quick-profile simulations.
+
+    \b
+    Examples:
+      theory-lab calibrate rmt.bbp --roots 100 --json > bbp.json
+      theory-lab calibrate icl.lsa-is-gd --roots 50 --first-root 10050 --json > part2.json
+    """
     from rich.progress import Progress
 
     from theory_lab.calibrate import calibrate_check, markdown_table
@@ -269,11 +279,19 @@ def calibrate_cmd(ids: tuple[str, ...], roots: int, effect: float | None, write_
     checks = [get_check(i) for i in ids] if ids else list(registry().values())
     err = _console(stderr=True)
     results = []
+    def plain(cid: str, k: int, n: int) -> None:  # stderr is a log file: a line every tenth of the roots
+        if k == n or k % max(1, n // 10) == 0:
+            click.echo(f"calibrate {cid}: {k}/{n} roots", err=True)
+
     with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
         for c in checks:
             task = bar.add_task(c.id, total=roots)
-            results.append(calibrate_check(c, roots=roots, effect=effect,
-                                           progress=lambda k, n, task=task: bar.update(task, completed=k)))
+
+            def progress(k, n, task=task, cid=c.id):
+                bar.update(task, completed=k) if err.is_terminal else plain(cid, k, n)
+
+            results.append(calibrate_check(c, roots=roots, effect=effect, first_root=first_root,
+                                           progress=progress))
     env = environment()
     device = f"{env['backend']} x{env['device_count']} ({env['python']}, jax {env['versions']['jax']})"
     import datetime as _dt
