@@ -14,7 +14,7 @@ import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.kernels import depth_mup as dm
-from theory_lab.rules import Agree, Row, exponent_allowance, fit_power_law, mean_and_se
+from theory_lab.rules import Agree, Row, exponent_allowance, exponent_row
 from theory_lab.sweep import Grid, SweepResult
 
 #: (name, alpha, gamma, optimizer): Depth-muP for SGD and Adam, the unstable gamma = 0, the ODE line (1, 0), and two
@@ -106,14 +106,9 @@ class DepthMupCoord(Check):
         t = p["steps"]
         for name, a, g, o in SETTINGS:
             depths, upd = self._series(p, sweep, a, g, o)
-            mean, se, bad = mean_and_se(upd[:, :, t], axis=1)
-            b, b_se, _ = fit_power_law(depths, mean, se)
             theory = dm.incoherent_exponent(a, g) if control else dm.feature_update_exponent(a, g)
-            label = {"setting": name, "alpha": a, "gamma": g, "optimizer": o,
-                     "rms_update": ", ".join(f"{m:.3g}" for m in mean)}
-            # few seeds per depth: Student-t with the smallest per-depth dof (conservative; Row.dof)
-            rows.append(Row(label, theory, b, b_se, int(bad.sum()), dof=float(upd.shape[1] - 1 - bad.max()),
-                            scale=1.0))
+            rows.append(exponent_row({"setting": name, "alpha": a, "gamma": g, "optimizer": o}, theory, depths,
+                                     upd[:, :, t], "rms_update"))
         allow = exponent_allowance(p["depths"])
         return [Evidence("depth exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                   finite_size_doc=f"L_min^-1/2/ln(L_max/L_min) = {allow:.3f}"),

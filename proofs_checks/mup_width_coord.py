@@ -19,7 +19,7 @@ import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.kernels import coord_check as cc
-from theory_lab.rules import Agree, Row, exponent_allowance, fit_power_law, mean_and_se
+from theory_lab.rules import Agree, Row, exponent_allowance, exponent_row
 from theory_lab.sweep import Grid, SweepResult
 
 #: (parametrization, optimizer) pairs compared: NTK only with SGD (its kernel-regime statement is about SGD/GD).
@@ -88,30 +88,18 @@ class MupWidthCoord(Check):
                                        param_code=dynamic["param_code"], adam=dynamic["adam"], lr=dynamic["lr"],
                                        dtype=sim_dtype())
 
-    def _fits(self, p: Mapping[str, Any], sweep: SweepResult):
+    def evidence(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False) -> list[Evidence]:
+        rows: list[Row] = []
         widths = np.asarray(sorted(set(p["widths"])), dtype=np.float64)
-        out = {}
         for par, opt in SETTINGS:
             idx = [sweep.index(width=int(w), param_code=float(CODES[par]), adam=float(opt == "adam")) for w in widths]
             wu = sweep.data["weight_update"][idx]  # (widths, seeds, steps+1)
-            mean, se, bad = mean_and_se(wu, axis=1)
-            out[(par, opt)] = (widths, mean, se, bad)
-        return out
-
-    def evidence(self, p: Mapping[str, Any], sweep: SweepResult, control: bool = False) -> list[Evidence]:
-        rows: list[Row] = []
-        for (par, opt), (widths, mean, se, bad) in self._fits(p, sweep).items():
             for t in range(1, p["steps"] + 1):
                 theory = cc.width_update_exponent(par, opt, t)
                 if theory is None:
                     continue
-                b, b_se, _ = fit_power_law(widths, mean[:, t], se[:, t])
-                label = {"parametrization": par, "optimizer": opt, "step": t,
-                         "l1": ", ".join(f"{m:.3g}" for m in mean[:, t])}
-                # the slope's SE is built from per-width SEs over few seeds: Student-t with the smallest per-width
-                # dof (conservative; Row.dof)
-                rows.append(Row(label, cc.LAZY_EXPONENT if control else theory, b, b_se, int(bad[:, t].sum()),
-                                dof=float(sweep.seeds - 1 - bad[:, t].max()), scale=1.0))
+                rows.append(exponent_row({"parametrization": par, "optimizer": opt, "step": t},
+                                         cc.LAZY_EXPONENT if control else theory, widths, wu[:, :, t], "l1"))
         allow = exponent_allowance(p["widths"])
         return [Evidence("width exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                   finite_size_doc=f"n_min^-1/2/ln(n_max/n_min) = {allow:.3f}"),

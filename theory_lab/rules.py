@@ -36,6 +36,7 @@ __all__ = [
     "mean_and_se",
     "variance_and_se",
     "fit_power_law",
+    "exponent_row",
     "extrapolate_inverse",
     "locate_crossing",
 ]
@@ -474,6 +475,21 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, y_se: np.ndarray) -> tuple[float
     cov = np.linalg.inv(a.T @ (a * w[:, None]))
     coef = cov @ (a.T @ (w * ly))
     return float(coef[1]), float(math.sqrt(cov[1, 1])), float(coef[0])
+
+
+def exponent_row(label: dict, theory: float, sizes, samples, means_key: str) -> Row:
+    """A Row for the exponent b of size -> E[sample], with ``samples`` of shape (len(sizes), seeds).
+
+    b is fitted by :func:`fit_power_law` over the per-size means (SEs s/sqrt(R), non-finite trials excluded and
+    counted). The slope's SE is built from per-size SEs over few seeds, so the row uses Student-t with the smallest
+    per-size dof (conservative). ``scale=1``: an exponent is perturbed additively in calibration, in powers. The
+    per-size means are shown in the label under ``means_key``.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    mean, se, bad = mean_and_se(samples, axis=1)
+    b, b_se, _ = fit_power_law(sizes, mean, se)
+    label = {**label, means_key: ", ".join(f"{m:.3g}" for m in mean)}
+    return Row(label, theory, b, b_se, int(bad.sum()), dof=float(samples.shape[1] - 1 - bad.max()), scale=1.0)
 
 
 def extrapolate_inverse(sizes, mean, se) -> tuple[float, float, float]:
