@@ -15,10 +15,10 @@ import argparse
 import os
 import time
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
+import jax
+import jax.numpy as jnp
 
-from theory_lab.icl.transformer import Curriculum, simulate_transformer_icl  # noqa: E402
+from theory_lab.icl.transformer import Curriculum, simulate_transformer_icl
 
 jax.config.update("jax_enable_x64", True)  # evaluation in float64, as the check does
 

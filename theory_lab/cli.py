@@ -279,16 +279,15 @@ def calibrate_cmd(ids: tuple[str, ...], roots: int, effect: float | None, write_
     checks = [get_check(i) for i in ids] if ids else list(registry().values())
     err = _console(stderr=True)
     results = []
-    def plain(cid: str, k: int, n: int) -> None:  # stderr is a log file: a line every tenth of the roots
-        if k == n or k % max(1, n // 10) == 0:
-            click.echo(f"calibrate {cid}: {k}/{n} roots", err=True)
-
     with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
         for c in checks:
             task = bar.add_task(c.id, total=roots)
 
-            def progress(k, n, task=task, cid=c.id):
-                bar.update(task, completed=k) if err.is_terminal else plain(cid, k, n)
+            def progress(k: int, n: int, task=task, cid=c.id) -> None:
+                if err.is_terminal:
+                    bar.update(task, completed=k)
+                elif k == n or k % max(1, n // 10) == 0:  # stderr is a log file: a line every tenth of the roots
+                    click.echo(f"calibrate {cid}: {k}/{n} roots", err=True)
 
             results.append(calibrate_check(c, roots=roots, effect=effect, first_root=first_root,
                                            progress=progress))
