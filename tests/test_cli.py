@@ -78,3 +78,15 @@ def test_list_info_help(capsys):
     assert json.loads(capsys.readouterr().out)["x64"] is True
     assert main(["check", "--help"]) == 0
     assert "--set" in capsys.readouterr().out
+
+
+def test_warns_about_the_eigen_flag_that_hangs_cpu_programs(capsys, monkeypatch):
+    """A user's own XLA_FLAGS with --xla_cpu_multi_thread_eigen=false (the cause of the suite's CI hangs) is named
+    on stderr, once, and the command still runs; without the flag nothing is printed."""
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+    assert main(["list"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "xla_cpu_multi_thread_eigen=false" in err and "hang" in err
+    monkeypatch.delenv("XLA_FLAGS")
+    assert main(["list"]) == 0
+    assert capsys.readouterr().err == ""
