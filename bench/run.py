@@ -26,10 +26,8 @@ import jax  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 from theory_lab.claims import registry, resolve_params  # noqa: E402
-from theory_lab.rules import fit_power_law  # noqa: E402
 from theory_lab.sweep import Grid, run_sweep  # noqa: E402
 
 START, END = "<!-- harness:start -->", "<!-- harness:end -->"

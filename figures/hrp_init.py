@@ -22,7 +22,7 @@ def plot(record: Mapping[str, Any]):
     for k, (ax, dec) in enumerate(zip(axes[0], decays)):
         c = d["curves"][dec]
         color = P.PALETTE[k % len(P.PALETTE)]
-        ax.axhline(c["random_theory"], color="0.3", lw=1.2, ls="--", label=f"random init (1-r/n)||M||$^2$")
+        ax.axhline(c["random_theory"], color="0.3", lw=1.2, ls="--", label="random init (1-r/n)||M||$^2$")
         ax.axhline(c["oracle"], color="0.3", lw=1.2, ls="-.", label="SVD oracle $\\Sigma_{i>r}\\,\\sigma_i^2$")
         ax.plot(ps, (1 - ps / n) * c["norm2"], color="0.6", lw=1, ls=":", label="control (1-p/n)||M||$^2$")
         P.sim_points(ax, ps, c["hrp"], c["hrp_se"], color, label="HRP(p), simulated")

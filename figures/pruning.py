@@ -55,10 +55,10 @@ def plot(record: Mapping[str, Any]):
     ax_acc.axhline(1 - bayes, color="k", lw=0.8, ls="--", zorder=1)
     ax_acc.axhline(0.5, color="0.6", lw=0.6, zorder=1)
     ax_acc.text(1.0, bayes + 0.015, rf"Bayes $\Phi(\mu)$={bayes:.3f}", ha="right", va="bottom", fontsize=7)
-    ax_acc.text(1.0, 1 - bayes + 0.015, rf"flipped $\Phi(-\mu)$", ha="right", va="bottom", fontsize=7)
+    ax_acc.text(1.0, 1 - bayes + 0.015, r"flipped $\Phi(-\mu)$", ha="right", va="bottom", fontsize=7)
     ax_acc.text(disp["r_star"] * 1.03, 0.52, rf"$r^*$={disp['r_star']:.3f}", fontsize=7, color="0.35")
     ax_acc.set(xscale="log", xlabel="keep ratio r", ylabel="signed test accuracy", ylim=(0.0, 1.0),
-               title=(rf"(a) accuracy of the refit: lines = limit $\Phi(\mu\,\mathrm{{sign}}\,c(r))$"))
+               title=(r"(a) accuracy of the refit: lines = limit $\Phi(\mu\,\mathrm{sign}\,c(r))$"))
     ax_c.axhline(0.0, color="0.6", lw=0.6)
     ax_c.set(xscale="log", xlabel="keep ratio r", ylabel=r"fitted coefficient $w\cdot\mu/\|\mu\|$",
              title=r"(b) lines = minimiser under $\nu_r$: $c(r)=E_\nu s\,/\,(E_\nu s^2+\lambda)$")

@@ -32,7 +32,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
-from theory_lab.kernels import analytic, lazy_training as LT
+from theory_lab.kernels import lazy_training as LT
 from theory_lab.rules import Agree, BoundHolds, Row, extrapolate_inverse, fit_power_law, mean_and_se
 from theory_lab.sweep import Grid, SweepResult
 

@@ -2,7 +2,6 @@
 the rank definitions on known spectra, and Monte-Carlo checks of the simulator (exact He-init norm identity; the
 published law's layer-1 value is refuted by the numerical rank)."""
 
-import math
 
 import jax
 import jax.numpy as jnp

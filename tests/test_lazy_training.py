@@ -6,7 +6,6 @@ agreement of the wide trained network with the analytic-NTK predictor within sta
 import math
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -21,7 +21,6 @@ import dataclasses
 import itertools
 import math
 import os
-import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jax

@@ -24,7 +24,6 @@ arguments are static ints, learning rate / init scale / noise are traced scalars
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp

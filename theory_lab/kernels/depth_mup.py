@@ -30,7 +30,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 __all__ = ["feature_update_exponent", "incoherent_exponent", "optimal_lr_exponent", "classify", "simulate_depth_coord", "NOTES_TABLE"]
 

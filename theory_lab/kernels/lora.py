@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from scipy import integrate, special
+from scipy import integrate
 
 __all__ = [
     "default_b_mask",
