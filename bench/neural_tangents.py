@@ -81,7 +81,8 @@ for i, c in enumerate(job["configs"]):
     out[f"nngp_{i}"] = np.asarray(k[0]); out[f"ntk_{i}"] = np.asarray(k[1])
     times = []
     for _ in range(c.get("repeats", 0)):
-        t0 = time.perf_counter(); jax.block_until_ready(f(x1, x2, get=("nngp", "ntk"))); times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); jax.block_until_ready(f(x1, x2, get=("nngp", "ntk")))
+        times.append(time.perf_counter() - t0)
     out[f"times_{i}"] = np.asarray(times)
 out["versions"] = np.asarray(json.dumps({"jax": jax.__version__, "neural_tangents": nt.__version__}))
 np.savez(job["output"], **out)

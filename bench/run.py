@@ -93,21 +93,26 @@ def bench_check(check, max_points: int = 8) -> dict:
 
 def table(rows: list[dict], peak: float, device: str, wall: float, load: tuple[float, float]) -> str:
     lines = [
-        f"Harness run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {device}; python {platform.python_version()}, "
+        f"Harness run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {device}; "
+        f"python {platform.python_version()}, "
         f"jax {jax.__version__}; float64. Matmul peak measured in the same run: {peak / 1e9:.1f} GFLOP/s "
         f"(1024 x 1024 float64). Whole harness ({len(rows)} checks, compilation included): {wall:.0f} s wall; "
         f"1-minute load average {load[0]:.1f} before, {load[1]:.1f} after (the harness itself adds up to ~2).",
         "",
-        "Per check: the quick profile's largest static group (at most --max-points dynamic points, default 2), 16 and 32 seeds per point in "
+        "Per check: the quick profile's largest static group (at most --max-points dynamic points, default 2), "
+        "16 and 32 seeds per point in "
         "chunks of 16 seeds x points (one compiled program, compiled in an untimed warm-up); k is the time ratio's "
         "exponent between 16 and 32 seeds (1 = time proportional to work; < 1 = fixed overhead per call).",
         "",
-        "| check | static group | points x seeds | time (s) | trials/s | time ~ seeds^k, k | GFLOP/s (% of peak) | chunk (trials) |",
+        "| check | static group | points x seeds | time (s) | trials/s | time ~ seeds^k, k "
+        "| GFLOP/s (% of peak) | chunk (trials) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        fl = "-" if r["flops"] is None else f"{r['flops'] / r['seconds'] / 1e9:.2f} ({100 * r['flops'] / r['seconds'] / peak:.0f}%)"
-        lines.append(f"| `{r['check']}` | {r['group']} | {r['points']} x {r['seeds']} | {r['seconds']:.2f} | {r['trials_per_s']:,.0f} | "
+        fl = "-" if r["flops"] is None else (f"{r['flops'] / r['seconds'] / 1e9:.2f} "
+                                             f"({100 * r['flops'] / r['seconds'] / peak:.0f}%)")
+        lines.append(f"| `{r['check']}` | {r['group']} | {r['points']} x {r['seeds']} | {r['seconds']:.2f} | "
+                     f"{r['trials_per_s']:,.0f} | "
                      f"{r['growth_exponent']:.2f} | {fl} | {r['chunks']} |")
     return "\n".join(lines) + "\n"
 

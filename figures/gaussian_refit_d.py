@@ -69,7 +69,8 @@ def plot(record: Mapping[str, Any]):
     ax_tr.plot([], [], "o", color="0.3", mfc="white", label=r"$E\,\mathrm{tr}\Sigma_t/d$")
     ax_tr.plot([], [], "s", color="0.3", mfc="white", label=r"$E\|\mu_t-\mu_0\|^2/d$")
     ax_tr.set(xlabel="generation t", title="(c) covariance and mean drift", ylim=(-0.05, 1.3))
-    ax_tr.text(0.98, 0.98, "pure-loop $E\\,\\mathrm{tr}\\Sigma_t$ compared only while\nits exact CV <= 1 (rare paths beyond)",
+    ax_tr.text(0.98, 0.98,
+               "pure-loop $E\\,\\mathrm{tr}\\Sigma_t$ compared only while\nits exact CV <= 1 (rare paths beyond)",
                transform=ax_tr.transAxes, ha="right", va="top", fontsize=5.5, color="0.35")
     for ax in axes[0]:
         ax.legend(frameon=False, fontsize=6)

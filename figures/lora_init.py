@@ -58,7 +58,8 @@ def plot(record: Mapping[str, Any]):
                 ref = f"tested > 0; paper {th:g}, untested"
             else:
                 ref = "tested: not > 0"
-            P.sim_points(ax, widths, y, yse, color, marker="os"[j], label=f"Init[{init}]: fit {slope:.2f}±{slope_se:.2f} ({ref})")
+            P.sim_points(ax, widths, y, yse, color, marker="os"[j],
+                         label=f"Init[{init}]: fit {slope:.2f}±{slope_se:.2f} ({ref})")
             if np.isfinite(c):
                 ax.plot(widths, np.exp(c) * widths**slope, color=color, lw=1)
                 # reference slope anchored at the geometric mean of the simulated points

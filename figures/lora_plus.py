@@ -96,11 +96,13 @@ def _heat_panel(fig, ax, h: Mapping[str, Any]) -> None:
     cb.set_label(f"mean SGD steps until loss < tol\n(capped at {h['cap']}: not fitted / diverged)", fontsize=7)
     cb.ax.tick_params(labelsize=7)
     xs = np.linspace(xe[0], xe[-1], 2)
-    ax.plot(xs, xs + h["opt_log2_const"], color="#ff4040", ls="--", lw=1.4, label="theory $\\lambda^* \\propto n$ (slope 1)")
+    ax.plot(xs, xs + h["opt_log2_const"], color="#ff4040", ls="--", lw=1.4,
+            label="theory $\\lambda^* \\propto n$ (slope 1)")
     ax.plot(xs, xs + h["plus_log2_ratio_minus_log2_n"], color="orange", ls=":", lw=1.2,
             label="LoRA+ arm of the check: $\\lambda = n\\,$lr$_B$/lr$_A$")
     ax.errorbar(x, h["opt_log2_ratio"], yerr=1.96 * np.asarray(h.get("opt_log2_ratio_se", np.zeros(len(x)))),
-                fmt="o", color="w", mec="k", ecolor="w", ms=5, capsize=2, label="optimal $\\lambda$ per width (±1.96 SE)")
+                fmt="o", color="w", mec="k", ecolor="w", ms=5, capsize=2,
+                label="optimal $\\lambda$ per width (±1.96 SE)")
     ax.set_xticks(x, [f"$2^{{{v:.3g}}}$" for v in x])
     kt = k[:: max(1, len(k) // 8)]
     ax.set_yticks(kt, [f"$2^{{{int(v)}}}$" for v in kt])

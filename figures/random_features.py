@@ -58,7 +58,8 @@ def plot(record: Mapping[str, Any]):
     axr.plot([], [], "o", color="0.3", mfc="white", ms=4, label="claim (Mei-Montanari)")
     axr.plot([], [], "x", color="0.3", ms=4, label="negative control (lam_bar = lam)")
     lo, hi = (min(ratios_all), max(ratios_all)) if ratios_all else (0.1, 10.0)
-    axr.set(yscale="log", ylim=(min(lo, 1.0) / 2, max(hi, 1.0) * 40), xlabel="N / n", ylabel="|sim - theory| / tolerance",
+    axr.set(yscale="log", ylim=(min(lo, 1.0) / 2, max(hi, 1.0) * 40), xlabel="N / n",
+            ylabel="|sim - theory| / tolerance",
             title="deviation / declared tolerance\n(z*SE + finite-d term; colours as left)")
     axr.legend(frameon=False, fontsize=7, loc="upper left")
     P.caption(fig, record)

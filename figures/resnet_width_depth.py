@@ -72,7 +72,8 @@ def plot(record: Mapping[str, Any]):
     ax.axhline(q1, color="k", lw=1.4, label=f"ODE limit $q_1$={q1:.4f}")
     ctrl = P.rows(record, "limit at the largest sizes", control=True, stat="qab")
     if ctrl:
-        ax.axhline(ctrl[0]["theory"], color="0.5", lw=1, ls=":", label=f"control (1/$\\pi$ ODE) {ctrl[0]['theory']:.3f}")
+        ax.axhline(ctrl[0]["theory"], color="0.5", lw=1, ls=":",
+                   label=f"control (1/$\\pi$ ODE) {ctrl[0]['theory']:.3f}")
     ax.set(xscale="log", xlabel="depth L", ylabel="mean $q_{ab}$", title="mean $q_{ab}$ vs depth")
     ax.legend(frameon=False, fontsize=5.5, ncol=2)
     P.caption(fig, record)

@@ -2,8 +2,8 @@
 
 Theory: :mod:`theory_lab.rmt.spiked` (limits, threshold, critical window, null Tracy–Widom mean). Simulator:
 :func:`~theory_lab.rmt.spiked.simulate_spiked_covariance_tridiagonal` (statistic-level sampler: the exact
-tridiagonal model, truncated with a per-trial certificate; tested in distribution against the data-level :func:`~theory_lab.rmt.spiked.simulate_spiked_covariance` in
-``tests/test_spiked.py``). Figure: ``figures/bbp.py``.
+tridiagonal model, truncated with a per-trial certificate; tested in distribution against the data-level
+:func:`~theory_lab.rmt.spiked.simulate_spiked_covariance` in ``tests/test_spiked.py``). Figure: ``figures/bbp.py``.
 
 Evidence groups, all computed from the same sweep (every gamma, every ell, two sizes p_small < p_large):
   * "limits": the limits of lambda_1 and |<u,v>|^2 above the threshold (Richardson-extrapolated in 1/n from the two
@@ -97,7 +97,8 @@ class BBP(Check):
         "the means of lambda_1 and |<u,v>|^2 have expansions L + c/n + O(n^-2) (smooth functions of Gaussian "
         "quadratic forms), so the 1/n term is removed exactly by Richardson extrapolation from the two sizes, "
         "(n_L m_L - n_S m_S)/(n_L - n_S), and compared with the limit with no finite-size term (the O(n^-2) rest is "
-        "relatively ~(n |ell-ell_c|^3)^-2, i.e. O(K^-6) at the window's edge). Below it (ell <= ell_c - K w(p), at each size) lambda_1 is compared with "
+        "relatively ~(n |ell-ell_c|^3)^-2, i.e. O(K^-6) at the window's edge). Below it (ell <= ell_c - K w(p), "
+        "at each size) lambda_1 is compared with "
         "(1+sqrt g)^2 with the declared finite-size term |E_TW - b|, E_TW = (mu_np + sigma_np E[TW1])/n the "
         "Tracy-Widom mean of the null case (Ma 2012 centring, E[TW1] = -1.2065): lambda_1 is pathwise increasing in "
         "ell, so E lambda_1 >= the null mean, and below the window the spike raises it by less than |E_TW - b|. "

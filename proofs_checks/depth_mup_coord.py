@@ -70,7 +70,8 @@ class DepthMupCoord(Check):
                  "over seeds) and must Agree with 1 - alpha - gamma at family-wise alpha=0.01 (Holm), with the "
                  "declared finite-size term L_min^-1/2 / ln(L_max/L_min) (the O(L^-1/2) approach to the depth limit; "
                  "0.17 at L = 8..64, 0.10 at the quick profile's 8..256, 0.085 at 8..512). Learning rates are 10x "
-                 "below the notes' (eta = 0.1 SGD, 0.03 Adam) so that the growing setting stays in the first-order regime the exponent describes at the "
+                 "below the notes' (eta = 0.1 SGD, 0.03 Adam) so that the growing setting stays in the first-order "
+                 "regime the exponent describes at the "
                  "largest depth (raw LR eta*sqrt(L) <= 2.3 at L = 512).")
     negative_control = ("the incoherent-accumulation exponent 1/2 - alpha - gamma (block updates adding like "
                         "independent noise, as the initial branches do), same rule and data")

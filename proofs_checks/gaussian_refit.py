@@ -83,7 +83,8 @@ class GaussianRefit(Check):
         for rf in p["real_fraction"]:
             n_real, _ = gr.split_counts(p["n"], rf)
             if rf > 0 and n_real == 0:
-                raise BadInput(f"real_fraction={rf:g} rounds to 0 real samples at n={p['n']}; use a larger n or fraction")
+                raise BadInput(f"real_fraction={rf:g} rounds to 0 real samples at n={p['n']}; "
+                               "use a larger n or fraction")
 
     def grid(self, p: Mapping[str, Any]) -> Grid:
         pts = [{"n": p["n"], "t_max": p["t"], "n_real": float(gr.split_counts(p["n"], rf)[0])}

@@ -86,7 +86,8 @@ class GaussianRefitD(Check):
         Param("real_fraction", "floats", (0.0, 0.25, 0.5),
               "fractions of fresh real samples per generation (0 = pure loop); n_real = round(fraction * n) must be "
               "0 or in [d+1, n-d-1]", low=0.0, high=1.0, open_high=True),
-        Param("sampler", "str", "bartlett", "bartlett = statistic-level (Bartlett) sampler; data = data-level reference",
+        Param("sampler", "str", "bartlett",
+              "bartlett = statistic-level (Bartlett) sampler; data = data-level reference",
               choices=("bartlett", "data")),
     )
     profiles = {
@@ -95,14 +96,16 @@ class GaussianRefitD(Check):
                         description="paper-scale seeds, d=10, n=400, a longer horizon (Bartlett sampler)"),
     }
     tolerance = ("moments: Agree at family-wise alpha=0.01 (Holm over all rows). No finite-size term: every formula is "
-                 "exact at finite n. SEs: s/sqrt(R) for means, sqrt((m4 - s^4)/R) for Var log det. Pure loop: E and Var "
-                 "of log det Sigma_t and E||mu_t||^2/d at ~8 generations, E tr Sigma_t/d only at generations where the "
-                 "exact coefficient of variation of tr Sigma_t is <= 1 (beyond, rare paths carry the mean). Mixed loop: "
-                 "E tr Sigma_t/d and E||mu_t||^2/d. bounds: BoundHolds (alpha=0.01, Bonferroni, one-sided) for the "
-                 "mixed loop's E log det Sigma_t above the real-data floor and below d log v_t, every compared generation.")
-    negative_control = ("pure loop: the unbiased-refit (divide by n-1) formulas with the delta-method variance 2d/(n-1) "
-                        "per generation; mixed loop: the 1-D recursion without the a(1-a)d_t cross term (also inside "
-                        "the d log v_t ceiling) and the floor with n_real instead of n_real-1 degrees of freedom")
+                 "exact at finite n. SEs: s/sqrt(R) for means, sqrt((m4 - s^4)/R) for Var log det. Pure loop: E and "
+                 "Var of log det Sigma_t and E||mu_t||^2/d at ~8 generations, E tr Sigma_t/d only at generations "
+                 "where the exact coefficient of variation of tr Sigma_t is <= 1 (beyond, rare paths carry the mean). "
+                 "Mixed loop: E tr Sigma_t/d and E||mu_t||^2/d. bounds: BoundHolds (alpha=0.01, Bonferroni, one-sided) "
+                 "for the mixed loop's E log det Sigma_t above the real-data floor and below d log v_t, every compared "
+                 "generation.")
+    negative_control = ("pure loop: the unbiased-refit (divide by n-1) formulas with the delta-method variance "
+                        "2d/(n-1) per generation; mixed loop: the 1-D recursion without the a(1-a)d_t cross term "
+                        "(also inside the d log v_t ceiling) and the floor with n_real instead of n_real-1 degrees of "
+                        "freedom")
     figure = "gaussian_refit_d"
 
     def validate(self, p: Mapping[str, Any]) -> None:
@@ -115,7 +118,8 @@ class GaussianRefitD(Check):
                 raise BadInput(f"real_fraction={rf:g} gives n_real={n_real}; need 0 or d+1 <= n_real <= n-d-1 "
                                f"= [{d + 1}, {n - d - 1}] at d={d}, n={n}")
         if len(set(gr.split_counts(n, rf)[0] for rf in p["real_fraction"])) != len(p["real_fraction"]):
-            raise BadInput(f"real_fraction values {p['real_fraction']} give repeated n_real at n={n}; give distinct ones")
+            raise BadInput(f"real_fraction values {p['real_fraction']} give repeated n_real at n={n}; "
+                           "give distinct ones")
 
     def grid(self, p: Mapping[str, Any]) -> Grid:
         pts = [{"d": p["d"], "n": p["n"], "t_max": p["t"], "sampler": p["sampler"],

@@ -85,8 +85,8 @@ class IclRetraining(Check):
                  "n_synth labelled by its previous generation, has E||w_i - w||^2 = v(1-c^{i+1})/(1-c) with "
                  "v = sigma^2 d/(T-d-1) and the exact finite-T contraction c (bounded by v/(1-c) for any lam > 0; "
                  "(i+1)v, linear growth, for lam = 0); measured: at fixed n_real the error decreases monotonically "
-                 "with the synthetic size (no interior optimum). A trained one-layer LSA in the same loop stays bounded for "
-                 "lam > 0 and its error grows for lam = 0 (late-slope rule; no exact curve).")
+                 "with the synthetic size (no interior optimum). A trained one-layer LSA in the same loop stays "
+                 "bounded for lam > 0 and its error grows for lam = 0 (late-slope rule; no exact curve).")
     params = (
         Param("d", "int", 10, "input dimension", low=1, high=128),
         Param("sigma2", "float", 1.0, "label-noise variance (real and synthetic labels)", low=0.0, high=1e4,
@@ -126,34 +126,36 @@ class IclRetraining(Check):
                                               "lsa_batch": 64, "lsa_steps": 200, "lsa_lr": 0.02},
                         description="paper-scale seeds, longer horizon, finer sweeps"),
     }
-    tolerance = ("error: Agree at family-wise alpha=0.01 (Holm over all rows): E||e_i||^2 (mean over seeds, SE s/sqrt(R)) "
-                 "against the exact v(1-c^{i+1})/(1-c) at ~9 generations per trajectory, at the last generation of "
-                 "every size-sweep and phase-diagram point, and the late slope (least-squares slope over the second "
-                 "half of the generations, a fixed linear functional of the trajectory) against the same functional of "
-                 "the theory. No finite-size term: the formula is exact at finite T, d. Every point has T >= d + 4 so "
-                 "||e||^2 has a finite variance and the SE is meaningful. Boundedness (lam > 0) versus linear growth "
-                 "(lam = 0) is judged by the late-slope rows: theory slope v for lam = 0, and v c^(g/2)-small for lam > 0. "
-                 "(A one-sided BoundHolds of E||e_i||^2 <= v/(1-c) was tried first and is undecidable by construction: the "
-                 "mean converges to that bound from below, so late rows straddle it; it is not part of the verdict.) "
-                 "Trained LSA (declared before the quick-profile run; no finite-size term): lsa_bounded = one-sided Agree "
-                 "(side='above': the slope must not be significantly positive; a falling error is bounded too) at "
-                 "alpha=0.01 (Holm) of the late slope (same functional as above) of ||A_i - Gamma^{-1}||_F^2 with 0 for "
-                 "every lam > 0 (linear response: contraction 1 - kappa lam per generation, so the transient is gone "
-                 "after g/2 generations when kappa lam g/2 >> 1; lam >= 0.3 recommended); lsa_growth = BoundHolds "
-                 "(side=lower, alpha=0.01) of the late slope at lam = 0 against 0: PASS only when the growth is "
-                 "significant.")
-    negative_control = ("the notes' large-T contraction c = (1-lam)^2 in place of the exact finite-T c, in every formula "
-                        "(trajectories, final errors and late slopes); for the LSA, the "
+    tolerance = ("error: Agree at family-wise alpha=0.01 (Holm over all rows): E||e_i||^2 (mean over seeds, SE "
+                 "s/sqrt(R)) against the exact v(1-c^{i+1})/(1-c) at ~9 generations per trajectory, at the last "
+                 "generation of every size-sweep and phase-diagram point, and the late slope (least-squares slope over "
+                 "the second half of the generations, a fixed linear functional of the trajectory) against the same "
+                 "functional of the theory. No finite-size term: the formula is exact at finite T, d. Every point has "
+                 "T >= d + 4 so ||e||^2 has a finite variance and the SE is meaningful. Boundedness (lam > 0) versus "
+                 "linear growth (lam = 0) is judged by the late-slope rows: theory slope v for lam = 0, and v "
+                 "c^(g/2)-small for lam > 0. (A one-sided BoundHolds of E||e_i||^2 <= v/(1-c) was tried first and is "
+                 "undecidable by construction: the mean converges to that bound from below, so late rows straddle it; "
+                 "it is not part of the verdict.) Trained LSA (declared before the quick-profile run; no finite-size "
+                 "term): lsa_bounded = one-sided Agree (side='above': the slope must not be significantly positive; a "
+                 "falling error is bounded too) at alpha=0.01 (Holm) of the late slope (same functional as above) of "
+                 "||A_i - Gamma^{-1}||_F^2 with 0 for every lam > 0 (linear response: contraction 1 - kappa lam per "
+                 "generation, so the transient is gone after g/2 generations when kappa lam g/2 >> 1; lam >= 0.3 "
+                 "recommended); lsa_growth = BoundHolds (side=lower, alpha=0.01) of the late slope at lam = 0 against "
+                 "0: PASS only when the growth is significant.")
+    negative_control = ("the notes' large-T contraction c = (1-lam)^2 in place of the exact finite-T c, in every "
+                        "formula (trajectories, final errors and late slopes); for the LSA, the "
                         "no-collapse theory 'lam = 0 stays bounded too' (its late slope joins the Agree-with-0 rows)")
     figure = "icl_retraining"
 
     def validate(self, p: Mapping[str, Any]) -> None:
         d = p["d"]
         if p["T"] < d + 4:
-            raise BadInput(f"T={p['T']} < d+4={d + 4}: the error's variance is infinite (inverse-Wishart); use T >= d + 4")
+            raise BadInput(f"T={p['T']} < d+4={d + 4}: the error's variance is infinite (inverse-Wishart); "
+                           "use T >= d + 4")
         for m in p["synth"]:
             if p["n_real"] + m < d + 4:
-                raise BadInput(f"n_real + synth = {p['n_real'] + m} < d+4 = {d + 4} at synth={m}; raise n_real or synth")
+                raise BadInput(f"n_real + synth = {p['n_real'] + m} < d+4 = {d + 4} at synth={m}; "
+                               "raise n_real or synth")
         for lam, n_r, n_s in phase_points(p["phase_lam"], p["phase_synth"]):
             if n_r + n_s < d + 4:
                 raise BadInput(f"phase point lam={lam:g}, synth={n_s} has T={n_r + n_s} < d+4={d + 4}; "
@@ -162,7 +164,8 @@ class IclRetraining(Check):
             raise BadInput(f"lsa_lam={tuple(p['lsa_lam'])} must include 0 and a positive value (growth vs bounded)")
         cond = p["lsa_init_scale"] ** 2 * (1.0 + (p["lsa_d"] + 1.0) / p["lsa_N"]) * np.sqrt(p["lsa_d"])
         if cond >= 2.0:
-            raise BadInput(f"lsa_init_scale={p['lsa_init_scale']:g} violates ZFB Thm 4.1's sigma^2 ||Gamma|| sqrt(d) < 2 "
+            raise BadInput(f"lsa_init_scale={p['lsa_init_scale']:g} violates ZFB Thm 4.1's "
+                           "sigma^2 ||Gamma|| sqrt(d) < 2 "
                            f"({cond:.2f}); lower lsa_init_scale")
 
     def _points(self, p: Mapping[str, Any]) -> list[dict[str, Any]]:

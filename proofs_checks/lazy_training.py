@@ -121,8 +121,9 @@ class LazyTraining(Check):
         "kernel drift during training and the squared O(1/n) mean. (3) linearisation: per t, the fitted exponent "
         "of the rms gap to the network's own linearised model (empirical NTK at init) must be <= -1/2 (Lee et al. "
         "Thm 2.1) at the one-sided 0.99 confidence limit, Bonferroni over rows (BoundHolds).")
-    negative_control = ("the NNGP in place of the NTK as the kernel of the predictor (the GP-posterior-mean confusion): "
-                        "analytic NNGP in (1) and (2), the network's empirical NNGP in (3); same rows, same rules")
+    negative_control = ("the NNGP in place of the NTK as the kernel of the predictor (the GP-posterior-mean "
+                        "confusion): analytic NNGP in (1) and (2), the network's empirical NNGP in (3); same rows, "
+                        "same rules")
     figure = "lazy_training"
 
     def validate(self, p: Mapping[str, Any]) -> None:

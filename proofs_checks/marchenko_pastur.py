@@ -17,8 +17,9 @@ from theory_lab.rules import Agree, BoundHolds, Row, fit_power_law, mean_and_se
 from theory_lab.sweep import Grid, SweepResult
 
 K_MAX = 4
-#: The distance of the expected binned ESD to the law must decay at least this fast in p. The local MP law (eigenvalue rigidity; Pillai & Yin,
-#: arXiv:1204.0961) gives about p^-1 up to logarithms for fixed bins, so -1/2 is a conservative declared rate.
+#: The distance of the expected binned ESD to the law must decay at least this fast in p. The local MP law
+#: (eigenvalue rigidity; Pillai & Yin, arXiv:1204.0961) gives about p^-1 up to logarithms for fixed bins, so -1/2 is
+#: a conservative declared rate.
 DECAY_BOUND = -0.5
 #: Negative control: the MP law at an aspect ratio 10% too large.
 CONTROL_GAMMA_FACTOR = 1.1

@@ -150,7 +150,8 @@ class ResnetWidthDepth(Check):
         agree, allow, decay = self._rows(p, sweep, theory)
         return [
             Evidence("limit at the largest sizes",
-                     Agree(alpha=0.01, correction="holm", finite_size=lambda r: allow[(r.label["path"], r.label["stat"])],
+                     Agree(alpha=0.01, correction="holm",
+                           finite_size=lambda r: allow[(r.label["path"], r.label["stat"])],
                            finite_size_doc="|Euler(L) - ODE| (exact) + 2 q_1(a,a)/n (declared width allowance)"),
                      agree),
             Evidence("error decay", BoundHolds(alpha=0.01, side="upper"), decay),

@@ -97,7 +97,8 @@ def test_conditional_loss_matches_data_level(query_term):
 
 
 def test_short_training_reaches_gamma_inverse_and_risk():
-    """A short ZFB training run (4 seeds, 1000 Adam steps of 64) gets the effective matrix within 1% of Γ⁻¹ and the MC risk agrees."""
+    """A short ZFB training run (4 seeds, 1000 Adam steps of 64) gets the effective matrix within 1% of Γ⁻¹ and the MC
+    risk agrees."""
     f = jax.jit(jax.vmap(lambda k: lsa.simulate_zfb_training(k, d=3, N=10, test_lengths=(10, 40), batch=64,
                                                              steps=1000, n_test=4000, lr=1e-2, init_scale=0.4,
                                                              spectrum=(2.0, 1.0, 0.5), scales=(2.0,))))

@@ -26,7 +26,8 @@ GAMMAS = [0.1, 0.4, 1.0, 1.5, 3.0]
 
 
 def _quad_cont(fun, gamma, s2=1.0, upper=None):
-    """∫_a^upper fun(x) f(x) dx over the continuous MP part (substitution x = c − r cos t removes edge singularities)."""
+    """∫_a^upper fun(x) f(x) dx over the continuous MP part (substitution x = c − r cos t removes edge
+    singularities)."""
     a, b = (float(v) for v in mp_edges(gamma, s2))
     c, r = (a + b) / 2, (b - a) / 2
     t_hi = np.pi if upper is None else float(np.arccos(np.clip((c - upper) / r, -1, 1)))

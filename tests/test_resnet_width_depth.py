@@ -94,7 +94,8 @@ def test_masked_depth_is_traced_and_wide_net_is_near_the_limit():
     assert len(traces) == 1
     assert float(a["qab"]) != float(b["qab"])
     out = jax.vmap(lambda k: rn.simulate_resnet_covariance(k, width=512, max_depth=32, depth=32.0, qaa0=1.0,
-                                                           qbb0=1.0, qab0=0.5))(jax.random.split(jax.random.key(3), 400))
+                                                           qbb0=1.0, qab0=0.5))(
+        jax.random.split(jax.random.key(3), 400))
     m, se = _ms(np.asarray(out["qab"]))
     euler = rn.euler_covariance(1.0, 1.0, 0.5, 32)["qab"]
     assert abs(m - euler) <= Z * se + 2 * 1.65 / 512  # the check's declared width allowance

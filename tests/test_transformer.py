@@ -96,8 +96,8 @@ def test_training_scan_learns_a_fixed_task_and_lr_is_traced():
 
 
 def test_simulator_outputs_and_vmap():
-    f = jax.jit(jax.vmap(lambda k: tf.simulate_transformer_icl(k, d=3, n_points=5, n_layer=1, n_head=1, n_embd=8, steps=3,
-                                                       batch=4, n_eval=32, lr=1e-3, sigma2=0.25, n_log=3,
+    f = jax.jit(jax.vmap(lambda k: tf.simulate_transformer_icl(k, d=3, n_points=5, n_layer=1, n_head=1, n_embd=8,
+                                                       steps=3, batch=4, n_eval=32, lr=1e-3, sigma2=0.25, n_log=3,
                                                        dtype=jnp.float32)))
     out = f(jax.random.split(jax.random.key(0), 2))
     assert set(out) == {"err_tf", "err_ridge", "err_ols", "train_loss"}

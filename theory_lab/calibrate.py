@@ -172,10 +172,10 @@ def markdown_table(results: list[Mapping[str, Any]], device: str) -> str:
             continue
         lo, hi = r["false_fail_ci"]
         plo, phi = r["power_ci"]
+        unperturbed = f" ({r['unperturbed_rows']} zero-theory rows unperturbed)" if r.get("unperturbed_rows") else ""
         lines.append(
             f"| `{r['check']}` | {r['roots']} x {r['seeds']} | {r['min_effect']:g} | "
             f"{r['false_fails']}/{r['roots']} = {r['false_fail_rate']:.1%} [{lo:.1%}, {hi:.1%}] | "
             f"{r['detections']}/{r['roots']} = {r['power']:.1%} [{plo:.1%}, {phi:.1%}] | "
-            f"{'met' if r['meets_targets'] else 'MISSED'}"
-            f"{' (' + str(r['unperturbed_rows']) + ' zero-theory rows unperturbed)' if r.get('unperturbed_rows') else ''} |")
+            f"{'met' if r['meets_targets'] else 'MISSED'}{unperturbed} |")
     return "\n".join(lines) + "\n"

@@ -92,7 +92,8 @@ class Param:
             return {"bool": "true or false"}.get(self.kind, "any")
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
-        return f"{'(' if self.open_low or self.low is None else '['}{lo}, {hi}{')' if self.open_high or self.high is None else ']'}"
+        return (f"{'(' if self.open_low or self.low is None else '['}{lo}, "
+                f"{hi}{')' if self.open_high or self.high is None else ']'}")
 
     def _check_scalar(self, v: Any) -> Any:
         if self.choices is not None and v not in self.choices:
@@ -126,7 +127,8 @@ class Param:
                 value = base(text)
         except ValueError:
             kind = {"floats": "comma-separated floats", "ints": "comma-separated integers"}.get(self.kind, self.kind)
-            raise BadInput(f"parameter {self.name}={text!r} is not a valid {kind} (allowed {self.range_text()})") from None
+            raise BadInput(f"parameter {self.name}={text!r} is not a valid {kind} "
+                           f"(allowed {self.range_text()})") from None
         return self.validate(value)
 
     def validate(self, value: Any) -> Any:

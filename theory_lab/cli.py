@@ -69,9 +69,9 @@ def _parse_sets(sets: Sequence[str]) -> dict[str, str]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="theory-lab", prog_name="theory-lab")
 @click.option("--distributed", is_flag=True,
-              help="Join a multi-process run (jax.distributed): coordinator, size and rank from THEORY_LAB_COORDINATOR, "
-                   "THEORY_LAB_NUM_PROCESSES, THEORY_LAB_PROCESS_ID, or auto-detected on SLURM/TPU. See "
-                   "docs/distributed.md.")
+              help="Join a multi-process run (jax.distributed): coordinator, size and rank from "
+                   "THEORY_LAB_COORDINATOR, THEORY_LAB_NUM_PROCESSES, THEORY_LAB_PROCESS_ID, or auto-detected on "
+                   "SLURM/TPU. See docs/distributed.md.")
 def cli(distributed: bool) -> None:
     """Numerical verification of machine-learning theory.
 
@@ -200,7 +200,8 @@ def _print_verdicts(records: Sequence[dict[str, Any]]) -> None:
         v, cv = r["verdict"], r["control"]["verdict"]
         refuted = " (published claim refuted, documented)" if v == "FAIL" and r.get("expected") == "FAIL" else ""
         t.add_row(r["check"], f"[{_VERDICT_STYLE[v]}]{v}[/]{refuted}",
-                  f"[{'green' if cv == 'FAIL' else 'red'}]{cv}[/] ({'as required' if cv == 'FAIL' else 'NOT rejected'})",
+                  f"[{'green' if cv == 'FAIL' else 'red'}]{cv}[/] "
+                  f"({'as required' if cv == 'FAIL' else 'NOT rejected'})",
                   f"{r['points']} x {r['seeds']}", f"{r.get('wall_seconds', 0):.1f}s", str(r["cache"]))
     from rich.markup import escape
 
@@ -209,7 +210,8 @@ def _print_verdicts(records: Sequence[dict[str, Any]]) -> None:
     for r in records:
         con.print(f"[bold]{r['check']}[/] — {escape(r['statement'])}")
         for g in r["rules"]:
-            con.print(f"  {g['name']} ({g['rule']}) [{_VERDICT_STYLE[g['verdict']]}]{g['verdict']}[/]: {escape(g['summary'])}")
+            con.print(f"  {g['name']} ({g['rule']}) [{_VERDICT_STYLE[g['verdict']]}]{g['verdict']}[/]: "
+                      f"{escape(g['summary'])}")
         for note in r.get("notes", []):
             con.print(f"  [yellow]note:[/] {escape(note)}")
         con.print(f"  record: {r['run_dir']}/record.json")

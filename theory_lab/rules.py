@@ -341,7 +341,8 @@ class BoundHolds:
             holds = sign * (r.theory - limit) >= 0
             violated = sign * (r.mean - sign * zr * r.se - r.theory) > 0
             ok = True if holds else (False if violated else None)
-            note = "vacuous bound" if vacuous else ("" if ok is not None else "undecided: confidence interval straddles the bound")
+            note = ("vacuous bound" if vacuous
+                    else ("" if ok is not None else "undecided: confidence interval straddles the bound"))
             rec.update(slack=slack, limit=limit, z_crit=zr, ok=ok, vacuous=vacuous, note=note)
             out.append(rec)
         verdict = _decide(out, bad_names)
@@ -383,7 +384,8 @@ class TransitionAt:
         return {"alpha": self.alpha, "finite_size": self.finite_size_doc}
 
     def describe(self) -> str:
-        return f"confidence interval of the located transition (level {1 - self.alpha:.3g}, Bonferroni) contains the prediction"
+        return (f"confidence interval of the located transition (level {1 - self.alpha:.3g}, Bonferroni) "
+                "contains the prediction")
 
     def evaluate(self, rows: Sequence[Row]) -> RuleResult:
         inner = Agree(alpha=self.alpha, finite_size=self.finite_size, finite_size_doc=self.finite_size_doc)

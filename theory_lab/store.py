@@ -7,8 +7,8 @@ Layout under the results root (``./results``, or ``$THEORY_LAB_RESULTS``)::
     <root>/<check id>/<run key>/record.json     the verdict record, written last
     <root>/<check id>/latest-<profile>.json     copy of the newest record of that profile (for `list`, `figures`)
 
-The run key is a hash of (check id, parameters, profile, seeds, root seed, precision, code version), so a change to any of
-them — including the code — gives a new folder instead of silently reusing stale numbers. Every file is written to
+The run key is a hash of (check id, parameters, profile, seeds, root seed, precision, code version), so a change to any
+of them — including the code — gives a new folder instead of silently reusing stale numbers. Every file is written to
 a temporary name in the same folder and renamed into place (atomic on POSIX), and the manifest lists a chunk only
 after its file is in place; a run killed at any instant therefore leaves only complete chunks behind, and a rerun
 recomputes exactly the chunks the manifest does not list. Nothing is created on disk until the first write, so
@@ -181,7 +181,8 @@ class RunStore:
 
     def write_record(self, record: Mapping[str, Any]) -> None:
         atomic_write_json(self.record_path, record)
-        atomic_write_json(self.root / self.check_id / f"latest-{record.get('label', record.get('profile', 'custom'))}.json", record)
+        atomic_write_json(
+            self.root / self.check_id / f"latest-{record.get('label', record.get('profile', 'custom'))}.json", record)
 
     def read_record(self) -> dict[str, Any] | None:
         return json.loads(self.record_path.read_text()) if self.record_path.exists() else None

@@ -111,9 +111,9 @@ def prompt_features_from_normals(z, w, ell: int, rho, dtype=jnp.float64):
     Rotate so that w/||w|| is the first axis. The context's first coordinates a (l,) ~ N(0, I/d): A = ||a||^2 ~
     chi^2_l/d; write eps = e1 u + eps_perp with u = a/||a||: e1 ~ N(0, rho), ||eps_perp||^2 ~ rho chi^2_{l-1}. Then
     y = (||w|| sqrt(A) + e1) u + eps_perp, so sum_i y_i a_i = sqrt(A)(||w|| sqrt(A) + e1), ||y||^2 =
-    (||w|| sqrt(A) + e1)^2 + ||eps_perp||^2, and the orthogonal part of sum_i y_i x_i is N(0, ||y||^2/d (I - w w^T/||w||^2))
-    given y. The query is drawn directly. Chi-square variates are sums of squared normals (exact). Returns h (d+1,),
-    x_q (d,), y_q ().
+    (||w|| sqrt(A) + e1)^2 + ||eps_perp||^2, and the orthogonal part of sum_i y_i x_i is
+    N(0, ||y||^2/d (I - w w^T/||w||^2)) given y. The query is drawn directly. Chi-square variates are sums of squared
+    normals (exact). Returns h (d+1,), x_q (d,), y_q ().
     """
     d = w.shape[0]
     z = z.astype(dtype)

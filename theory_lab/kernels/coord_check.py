@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["width_update_exponent", "LAZY_EXPONENT", "simulate_width_coord", "ScaledMLP", "scale_params", "coord_trajectory", "coord_check", "CoordCheckResult", "fit_exponent",
-           "plot_coord_check", "l1"]
+__all__ = ["width_update_exponent", "LAZY_EXPONENT", "simulate_width_coord", "ScaledMLP", "scale_params",
+           "coord_trajectory", "coord_check", "CoordCheckResult", "fit_exponent", "plot_coord_check", "l1"]
 
 
 def l1(x):

@@ -31,7 +31,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["feature_update_exponent", "incoherent_exponent", "optimal_lr_exponent", "classify", "simulate_depth_coord", "NOTES_TABLE"]
+__all__ = ["feature_update_exponent", "incoherent_exponent", "optimal_lr_exponent", "classify", "simulate_depth_coord",
+           "NOTES_TABLE"]
 
 #: Notes section 3(d) [NUM]: rms of x^L change after 3 steps, n = 128, 8 inputs, 6 seeds, per (label, L).
 NOTES_TABLE = {

@@ -70,7 +70,8 @@ DEPTH_MUP = (0.5, 0.5)
 
 @dataclasses.dataclass(frozen=True)
 class LayerScale:
-    """Per-layer scalings: weights ``w ~ N(0, init_std²)``, layer output ``multiplier · w x``, update ``lr · η · Q(g)``."""
+    """Per-layer scalings: weights ``w ~ N(0, init_std²)``, layer output ``multiplier · w x``, update
+    ``lr · η · Q(g)``."""
 
     init_std: float
     multiplier: float

@@ -160,7 +160,8 @@ def mixed_moments(t_max: int, n: int, real_fraction: float) -> tuple[np.ndarray,
     E[mu_{t+1} mu_{t+1}^T | t] = a^2 mu_t mu_t^T + [(1-a) I + a Sigma_t]/n; taking traces gives exactly the 1-D
     recursion, independent of d:
 
-        v_{t+1} = (1 - 1/n)[(1-a) + a v_t] + a(1-a) d_t,     d_{t+1} = a^2 d_t + [(1-a) + a v_t]/n,    (v_0, d_0) = (1, 0).
+        v_{t+1} = (1 - 1/n)[(1-a) + a v_t] + a(1-a) d_t,     d_{t+1} = a^2 d_t + [(1-a) + a v_t]/n,
+        (v_0, d_0) = (1, 0).
 
     (By rotation invariance E Sigma_t = v_t I and E mu_t mu_t^T = d_t I entrywise.) Source: [derived], notes 4e.
     """
@@ -287,7 +288,8 @@ def simulate_gaussian_refit_d_fast(key: jax.Array, *, d: int, n: int, t_max: int
         synthetic block (m = n_synth):  u_s ~ N(0, I/n_s),  W_s = A_s A_s^T, A_s Bartlett with n_s - 1 dof;
         real block (m = n_real):        xbar_r ~ N(0, I/n_r), W_r = A_r A_r^T (n_r - 1 dof), mapped to the frame by
                                         L_t^{-1}(. - mu_t);
-        pooled scatter M = W_r + W_s + (n_r n_s / n)(ubar_r - u_s)(ubar_r - u_s)^T,  mean ubar = (n_r ubar_r + n_s u_s)/n,
+        pooled scatter M = W_r + W_s + (n_r n_s / n)(ubar_r - u_s)(ubar_r - u_s)^T,
+                                        mean ubar = (n_r ubar_r + n_s u_s)/n,
 
     then refits as :func:`simulate_gaussian_refit_d`. Cost per generation ~ d^3 and d(d+3) random numbers instead of
     n d, independent of n. For n_real = 0 (pure loop) M = W_s and chol(M) = A_s.

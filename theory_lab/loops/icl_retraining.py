@@ -269,7 +269,8 @@ def lsa_gamma_inverse(d: int, N: int) -> float:
 
 
 def lsa_zero_predictor_error(d: int, N: int) -> float:
-    """||0 - Gamma^{-1}||_F^2 = d (1 + (d + 1)/N)^{-2}: the error of the collapsed (zero) predictor. d=2, N=8: 1.0579."""
+    """||0 - Gamma^{-1}||_F^2 = d (1 + (d + 1)/N)^{-2}: the error of the collapsed (zero) predictor.
+    d=2, N=8: 1.0579."""
     return d * lsa_gamma_inverse(d, N) ** 2
 
 

@@ -213,7 +213,8 @@ def mp_stieltjes(lam, gamma):
 
     Formula: m(−lam) = ∫ dmu_gamma(x) / (x + lam)
                      = [ −(1 − gamma + lam) + sqrt((1 − gamma + lam)^2 + 4 gamma lam) ] / (2 gamma lam)
-                     = 2 / [ (1 − gamma + lam) + sqrt((1 − gamma + lam)^2 + 4 gamma lam) ]   (used when 1−gamma+lam ≥ 0).
+                     = 2 / [ (1 − gamma + lam) + sqrt((1 − gamma + lam)^2 + 4 gamma lam) ]
+                       (used when 1−gamma+lam ≥ 0).
     It is the positive root of gamma lam m^2 + (1 − gamma + lam) m − 1 = 0.
     Symbols: lam ≥ 0 (evaluation point z = −lam), gamma = p/n.
     Limits: lam = 0 gives 1/(1 − gamma) for gamma < 1 and +inf for gamma ≥ 1 (the atom/edge at 0).

@@ -215,7 +215,8 @@ def simulate_random_features_risk(key, *, d: int, N: int, n: int, lam, f1=1.0, t
     S^{d−1}(sqrt d); features Z_ja = relu(<theta_a, x_j>/sqrt d); target f(x) = <beta, x> + f_NL(x) with
     beta = F1 u, u uniform on the unit sphere, and f_NL(x) = F* (x^T G x − tr G) / c_G, G = (A + A^T)/2, A with iid
     N(0, 1) entries (a random degree-2 polynomial whose law is rotation invariant, with no degree-0/1 component, as
-    the theorem's nonlinear part assumes; the paper takes a centred isotropic Gaussian process), c_G^2 = 2 (d tr G^2 − (tr G)^2)/(d + 2) the exact variance of x^T G x on
+    the theorem's nonlinear part assumes; the paper takes a centred isotropic Gaussian process),
+    c_G^2 = 2 (d tr G^2 − (tr G)^2)/(d + 2) the exact variance of x^T G x on
     the sphere, so that E_x f_NL^2 = F*^2 and E_x[f_NL x] = 0 for every G; y_j = f(x_j) + tau eps_j, eps ~ N(0, I_n).
     Estimator: a_hat = argmin (1/n)||y − Z a||^2 + (N lam/d)||a||^2 = (Z^T Z + r I_N)^{-1} Z^T y, r = n N lam / d,
     solved by Cholesky on the smaller Gram matrix (N ≤ n: the N×N one; N > n: a_hat = Z^T (Z Z^T + r I_n)^{-1} y).

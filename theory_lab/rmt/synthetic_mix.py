@@ -596,8 +596,8 @@ def _synthetic_factor(kk, d, s_a, s_b, mu_b):
 
 
 def _real_block(key, p: int, n, mu_vec, act, p_active, dtype, draw_factor: bool = True):
-    """Real data X^T X = u u^T + L L^T (returns u, the Bartlett factor L and X^T y), exactly in distribution: with y_i x_i = mu + z'_i (z'_i = y_i z_i ~ N(0, I)),
-    rotate the
+    """Real data X^T X = u u^T + L L^T (returns u, the Bartlett factor L and X^T y), exactly in distribution: with
+    y_i x_i = mu + z'_i (z'_i = y_i z_i ~ N(0, I)), rotate the
     sample axis so that its first basis vector is y/sqrt n: X^T X = u u^T + W, X^T y = sqrt(n) u with
     u = sqrt(n) mu + z_1, z_1 ~ N(0, I), W ~ Wishart(n-1, I) independent. (Class balance is irrelevant: only
     ||y||^2 = n enters.) n = 0 gives zeros. ``draw_factor`` false: L is None (the caller draws it, n - 1
