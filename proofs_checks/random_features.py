@@ -102,6 +102,11 @@ class RandomFeatures(Check):
     negative_control = ("the same formula with lam_bar = lam (the rescaling by mu_star^2 = 1/4 - 1/(2 pi) "
                         "forgotten): off by 5-37% across the default grid")
     figure = "random_features"
+    # Calibration effect: the declared finite-d term alone is 6.2-9.4% of R at the quick profile's d = 100, and with
+    # the Holm t-quantile times the SE the narrowest relative half-width is about 11% (psi1 = 3-6, lam = 0.1). A 5%
+    # theory error is therefore below what the quick profile is built to resolve (measured: power 0/100 at 5%,
+    # 0/100 false FAILs); 15% is. The full profile (d = 400, finite-d term 3%) resolves smaller errors.
+    min_effect = 0.15
 
     def points(self, p: Mapping[str, Any]) -> list[tuple[float, float]]:
         return [(float(s), float(lam)) for lam in p["lam"] for s in p["psi1"]]
