@@ -102,6 +102,9 @@ class DepthMupTransfer(Check):
     negative_control = ("'the learning rate transfers whatever gamma' (exponent 0 for both settings), i.e. "
                         "depth-scaling the branch alone suffices; same rule and data")
     figure = "depth_mup_transfer"
+    # Calibration: an exponent wrong by a quarter power (half the gap between the Depth-µP exponent 0 and the (½,0)
+    # exponent -1/2 that the check tells apart); a relative 5% of an exponent is below the declared finite-size term.
+    min_effect = 0.25
 
     def validate(self, p: Mapping[str, Any]) -> None:
         if len(set(p["depths"])) < 2:
@@ -153,7 +156,7 @@ class DepthMupTransfer(Check):
             label = {"setting": name, "alpha": a, "gamma": g,
                      "log2_eta_star": ", ".join(f"{x:.2f}" for x in best)}
             theory = 0.0 if control else dm.optimal_lr_exponent(a, g)
-            rows.append(Row(label, theory, b, b_se, int((~ok).sum())))
+            rows.append(Row(label, theory, b, b_se, int((~ok).sum()), scale=1.0))  # exponents: perturbed in powers
         allow = exponent_allowance(p["depths"])
         return [Evidence("optimal-lr exponents", Agree(alpha=0.01, correction="holm", finite_size=allow,
                                                        finite_size_doc=f"L_min^-1/2/ln(L_max/L_min) = {allow:.3f}"),

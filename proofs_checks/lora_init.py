@@ -157,6 +157,9 @@ class LoraInitAvsB(Check):
                         "internal instability (feature exponent > 0) under Init[B] and none under Init[A]; same rules, "
                         "same data")
     figure = "lora_init"
+    # Calibration: an exponent wrong by a quarter power (half the gap between the n^-1/2 and n^-1 learning-rate
+    # scalings that the check tells apart); a relative 5% of an exponent is below the declared finite-size term 0.15.
+    min_effect = 0.25
 
     def validate(self, p: Mapping[str, Any]) -> None:
         if len(set(p["widths"])) < 2:
@@ -233,7 +236,7 @@ class LoraInitAvsB(Check):
             # A width whose flank was not located (no crossing inside the LR grid) makes the exponent undecided.
             missing = len(s["widths"]) - d["located"]
             return Row({"init": init, "stat": stat, "widths_located": d["located"]}, theory,
-                       float(d[key][0]), float(d[key][1]), missing + d["n_bad"])
+                       float(d[key][0]), float(d[key][1]), missing + d["n_bad"], scale=1.0)  # exponents, in powers
 
         fs_doc = f"{FS_EXPONENT} on each exponent (leading-order large-width scalings)"
         return [
