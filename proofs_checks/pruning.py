@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-
 from theory_lab.claims import BadInput, Check, Evidence, Param, Profile, Source, register, sim_dtype
 from theory_lab.rmt import pruning as pr
 from theory_lab.rules import Agree, BoundHolds, Row, mean_and_se
