@@ -11,9 +11,22 @@ of Gaussian inputs). Figure: ``figures/depth_mup_transfer.py`` (loss against lea
 Reading the rows: both settings are the same network; (½,0) differs from Depth-µP only by the raw learning rate
 η·L^{1/2}, so its curves are Depth-µP's shifted by log2 √L (on independent seeds). Its row checks that this
 bookkeeping shows up in the data and gives the negative control (exponent 0 for both) its power; the substantive
-test is the Depth-µP row. The paper itself reports the optimum settling "from L = 2^6 on" (base depth 8), so at
-the quick depths 8..64 a residual drift of the Depth-µP optimum is expected; the declared O(L^{-1/2}) finite-size
-term is what covers it, and the record reports the fitted drift so a reader can judge.
+test is the Depth-µP row. The paper itself reports the optimum settling "from L = 2^6 on" (base depth 8); the
+declared O(L^{-1/2}) finite-size term covers a residual drift of unit size, and the record reports the fitted drift so
+a reader can judge.
+
+PROFILE CHANGE (disclosed; made after seeing simulation results, rule and finite-size term unchanged).
+The first quick profile (n = 32, L = 8, 16, 32, 64, log2 eta in [-1, 5.5]) gave 7/40 false FAILs in calibration
+(root seeds 10000-10039). A study of the Depth-µP row (root seeds 10000-10011 and 20000-20007) found a systematic
+drift, not noise: fitted exponent -0.23 (sd over roots 0.1) at n = 32, L = 8..64, and -0.18 (sd 0.001 over 4 roots)
+at n = 128, L = 8..64 (optima 3.6, 3.4, 3.1, 3.05), i.e. eta* falls by about 0.6 octave from L = 8 to 64: an
+O(L^{-1/2}) term with |c| ~ 1.7, above the declared unit size. The drift is a finite-depth (and finite-width) effect
+where the paper also sees one: at n = 64, L = 32, 64, 128, 256 (3 + 1 roots) the exponent is -0.05 (sd 0.016, 8
+seeds) and -0.03 (16 seeds), inside that range's declared term 32^{-1/2}/ln 8 = 0.085 (tighter than the old 0.17);
+at n = 32 the same depths still drift (-0.13, sd 0.04). The quick profile therefore simulates n = 64 at
+L = 32..256 (8 seeds, to keep its cost near 2 minutes on 2 cores) with the learning-rate grid moved down one octave
+(log2 eta in [-2, 4.5], where the (½,0) optimum at L = 256, about -0.9, lies inside). The rule, its finite-size
+formula and the negative control are unchanged.
 """
 
 from __future__ import annotations
@@ -79,25 +92,26 @@ class DepthMupTransfer(Check):
                  "fixed number of steps is depth-independent under Depth-muP (gamma = 1/2) and drifts as L^-1/2 "
                  "when the update is not depth-scaled (gamma = 0).")
     params = (
-        Param("depths", "ints", (8, 16, 32, 64), "numbers of residual blocks L", low=2, high=4096),
-        Param("width", "int", 32, "width n", low=8, high=8192),
+        Param("depths", "ints", (32, 64, 128, 256), "numbers of residual blocks L", low=2, high=4096),
+        Param("width", "int", 64, "width n", low=8, high=8192),
         Param("steps", "int", 20, "SGD steps before the loss is read", low=1, high=2000),
         Param("batch", "int", 16, "training inputs (±1 labels to memorise)", low=1, high=4096),
         Param("d_in", "int", 16, "input dimension", low=1, high=4096),
-        Param("log2_lr", "floats", tuple(np.round(np.arange(-1.0, 5.51, 0.5), 2)),
+        Param("log2_lr", "floats", tuple(np.round(np.arange(-2.0, 4.51, 0.5), 2)),
               "grid of log2(eta) (a dynamic, vmapped axis)", low=-30, high=30),
     )
     profiles = {
-        "quick": Profile(seeds=16, description="n = 32, L = 8..64, 20 SGD steps; CPU"),
-        "full": Profile(seeds=32, params={"width": 256, "depths": (8, 16, 32, 64, 128, 256), "steps": 200,
+        # 8 seeds: at n = 64 the slope's bootstrap SE (about 0.045) already exceeds its spread over roots (0.016).
+        "quick": Profile(seeds=8, description="n = 64, L = 32..256, 20 SGD steps, 8 seeds; CPU"),
+        "full": Profile(seeds=32, params={"width": 256, "depths": (32, 64, 128, 256, 512), "steps": 200,
                                           "batch": 256, "d_in": 64},
-                        description="n = 256, L = 8..256, 200 steps on 256 samples; for a GPU"),
+                        description="n = 256, L = 32..512, 200 steps on 256 samples; for a GPU"),
     }
     tolerance = ("Per setting, the optimum log2 eta*(L) is located at every depth (parabola through the grid minimum "
                  "of the seed-averaged log training loss and its neighbours; bootstrap SE over seeds; diverged runs "
                  f"count as log loss {LOG_LOSS_CAP:g}); the exponent of L -> eta*(L) is fitted by weighted log-log "
                  "least squares and must Agree with gamma - 1/2 at family-wise alpha=0.01 (Holm), with the declared "
-                 "finite-size term L_min^-1/2/ln(L_max/L_min) (0.17 at L = 8..64). An optimum on the grid's edge "
+                 "finite-size term L_min^-1/2/ln(L_max/L_min) (0.085 at L = 32..256). An optimum on the grid's edge "
                  "makes the row INCONCLUSIVE.")
     negative_control = ("'the learning rate transfers whatever gamma' (exponent 0 for both settings), i.e. "
                         "depth-scaling the branch alone suffices; same rule and data")
