@@ -279,9 +279,7 @@ class Agree:
         if self.correction == "bonferroni":
             level = self.alpha / k
             thresholds = {i: crit(i, level / tails) for i in pvals}
-            rejected = {i for i in pvals
-                        if (pvals[i] <= level and excess[i] > 0 if rows[i].skew
-                            else excess[i] > thresholds[i] * rows[i].se)}
+            rejected = {i for i in pvals if excess[i] > thresholds[i] * rows[i].se}
         else:
             order = sorted(pvals, key=lambda i: pvals[i])
             stopped = False
@@ -462,17 +460,24 @@ def mean_and_se(samples: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.nda
     Non-finite trials are counted and excluded from the mean, so the caller can name them; a point with any such
     trial is INCONCLUSIVE under every rule.
     """
-    x = np.asarray(samples, dtype=np.float64)
-    finite = np.isfinite(x)
-    n_bad = np.sum(~finite, axis=axis)
-    xz = np.where(finite, x, 0.0)
-    r = np.sum(finite, axis=axis)
+    r, mean, dev, n_bad = _finite_deviations(samples, axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.sum(xz, axis=axis) / r
-        dev = np.where(finite, x - np.expand_dims(mean, axis), 0.0)
         var = np.sum(dev**2, axis=axis) / (r - 1)
         se = np.sqrt(var / r)
     return mean, se, n_bad
+
+
+def _finite_deviations(samples: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(R, mean, deviations, n_bad) over ``axis`` from the finite trials only: R their count, deviations from their
+    mean (0 at non-finite trials), n_bad the count of non-finite ones. Shared by the moment estimators below."""
+    x = np.asarray(samples, dtype=np.float64)
+    finite = np.isfinite(x)
+    n_bad = np.sum(~finite, axis=axis)
+    r = np.sum(finite, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.sum(np.where(finite, x, 0.0), axis=axis) / r
+        dev = np.where(finite, x - np.expand_dims(mean, axis), 0.0)
+    return r, mean, dev, n_bad
 
 
 def welch_dof(parts: Sequence[tuple[float, float]]) -> float:
@@ -490,12 +495,8 @@ def welch_dof(parts: Sequence[tuple[float, float]]) -> float:
 def mean_skew(samples: np.ndarray, axis: int = -1) -> np.ndarray:
     """Skewness of the sample mean over ``axis``: gamma_hat / sqrt(R), with gamma_hat = m3 / m2^(3/2) the sample
     skewness of the R finite trials (non-finite ones excluded, as in :func:`mean_and_se`). For ``Row.skew``."""
-    x = np.asarray(samples, dtype=np.float64)
-    finite = np.isfinite(x)
-    r = np.sum(finite, axis=axis)
+    r, _, dev, _ = _finite_deviations(samples, axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.sum(np.where(finite, x, 0.0), axis=axis) / r
-        dev = np.where(finite, x - np.expand_dims(mean, axis), 0.0)
         m2 = np.sum(dev**2, axis=axis) / r
         m3 = np.sum(dev**3, axis=axis) / r
         g = np.where(m2 > 0, m3 / np.maximum(m2, 1e-300) ** 1.5, 0.0)
@@ -508,14 +509,8 @@ def variance_and_se(samples: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np
     The SE is the usual large-sample one for a variance (it needs a finite fourth moment); non-finite trials are
     counted as in :func:`mean_and_se`.
     """
-    x = np.asarray(samples, dtype=np.float64)
-    finite = np.isfinite(x)
-    n_bad = np.sum(~finite, axis=axis)
-    r = np.sum(finite, axis=axis)
-    xz = np.where(finite, x, 0.0)
+    r, _, dev, n_bad = _finite_deviations(samples, axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.sum(xz, axis=axis) / r
-        dev = np.where(finite, x - np.expand_dims(mean, axis), 0.0)
         var = np.sum(dev**2, axis=axis) / (r - 1)
         m4 = np.sum(dev**4, axis=axis) / r
         se = np.sqrt(np.maximum(m4 - var**2 * (r - 3) / (r - 1), 0.0) / r)
