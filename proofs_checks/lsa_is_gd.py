@@ -69,15 +69,18 @@ class LsaIsGd(Check):
                                           "n_test": 20_000, "lr": 1e-3},
                         description="d=10, N=40, for a GPU"),
     }
-    tolerance = (f"(1) constructions: per trial, max_prompts |ŷ_LSA − ŷ_GD| / max |ŷ_GD| (one layer vs one GD step; "
-                 f"L layers vs L preconditioned steps) is <= {EPS_FACTOR:g} machine epsilons of the simulation dtype, "
-                 "BoundHolds one-sided alpha=0.01 (Bonferroni) on the seed mean. (2) trained layer: each diagonal "
-                 "entry of the seed-mean effective matrix −P[d,d]·Q[:d,:d] agrees with η* = N/(N+d+1), Agree "
-                 "alpha=0.01 (Holm), SE over seeds, no finite-size term (step size decayed to 0). (3) its Monte-Carlo "
-                 "risk on fresh prompts agrees with the one-step GD risk R(η*) = d(d+1)/(N+d+1), Agree alpha=0.01, "
-                 "SE over test prompts, finite-size term |mean_seeds R(A_s) − R(η* I)| (exact risk change from the "
-                 f"learned matrices' deviation, tested in (2)). (4) the mean squared difference between the trained "
-                 f"LSA's and GD(η*)'s predictions is <= {GAP_FRACTION:g}·R(η*), BoundHolds alpha=0.01.")
+    tolerance = ("The two agreement groups (2) and (3) split a family-wise alpha=0.01 between them (Bonferroni, "
+                 "0.005 each, Holm within), so that the claim's agreement evidence as a whole has a 1% false-FAIL "
+                 "rate, not 2%. (1) constructions: per trial, max_prompts |ŷ_LSA − ŷ_GD| / max |ŷ_GD| (one layer "
+                 f"vs one GD step; L layers vs L preconditioned steps) is <= {EPS_FACTOR:g} machine epsilons of the "
+                 "simulation dtype, BoundHolds one-sided alpha=0.01 (Bonferroni) on the seed mean. (2) trained "
+                 "layer: each diagonal entry of the seed-mean effective matrix −P[d,d]·Q[:d,:d] agrees with "
+                 "η* = N/(N+d+1), Agree alpha=0.005 (Holm), SE over seeds, no finite-size term (step size decayed "
+                 "to 0). (3) its Monte-Carlo risk on fresh prompts agrees with the one-step GD risk "
+                 "R(η*) = d(d+1)/(N+d+1), Agree alpha=0.005, SE over test prompts, finite-size term "
+                 "|mean_seeds R(A_s) − R(η* I)| (exact risk change from the learned matrices' deviation, tested in "
+                 f"(2)). (4) the mean squared difference between the trained LSA's and GD(η*)'s predictions is "
+                 f"<= {GAP_FRACTION:g}·R(η*), BoundHolds alpha=0.01.")
     negative_control = ("constructions: GD normalized by the N+1 tokens (step η N/(N+1)); trained layer: the optimal "
                         "step misprinted as N/(N+d) (0.800 instead of 0.769 at d=5, N=20), for the matrix, the risk "
                         "and the prediction gap")
@@ -148,8 +151,10 @@ class LsaIsGd(Check):
         doc = "|mean_seeds R(A_s) - R(eta* I)| (exact risk change from the learned matrices' deviation)"
         return [
             Evidence("construction", BoundHolds(alpha=0.01, side="upper"), cons_rows),
-            Evidence("trained matrix", Agree(alpha=0.01, correction="holm", finite_size_doc="none"), prod_rows),
-            Evidence("trained risk", Agree(alpha=0.01, correction="holm", finite_size=allowance, finite_size_doc=doc),
+            # The two agreement groups split alpha = 0.01 (Bonferroni): at 0.01 each, the claim's agreement evidence
+            # FAILed a true theory 5 times in 200 calibration roots (docs/calibration.md).
+            Evidence("trained matrix", Agree(alpha=0.005, correction="holm", finite_size_doc="none"), prod_rows),
+            Evidence("trained risk", Agree(alpha=0.005, correction="holm", finite_size=allowance, finite_size_doc=doc),
                      risk_rows),
             Evidence("prediction gap", BoundHolds(alpha=0.01, side="upper"), gap_rows),
         ]
