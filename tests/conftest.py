@@ -2,6 +2,9 @@
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Test workers share the cores: one OpenBLAS thread each (why: theory_lab.cli._limit_blas_threads). Set before NumPy
+# and SciPy load their OpenBLAS copies.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import jax  # noqa: E402
 
