@@ -55,3 +55,24 @@ def test_parts_with_disjoint_root_ranges_pool_to_the_whole_run():
     other = dict(parts[1], min_effect=0.5)
     (stale,) = merge_results([parts[0], other])
     assert stale["roots"] == 3 and stale["min_effect"] == 0.5
+
+
+def test_per_root_record_reproduces_the_calibration_counts(capsys):
+    """bench/calibration_roots.py (the per-root diagnostic) judges exactly what calibrate_check counts."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "calibration_roots", Path(__file__).resolve().parents[1] / "bench" / "calibration_roots.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["loops.gaussian-refit", "--first-root", "500", "--roots", "4"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["root"] for r in lines] == [500, 501, 502, 503]
+    assert len({r["hash"] for r in lines}) == 4  # independent roots, different simulations
+    res = calibrate_check(registry()["loops.gaussian-refit"], roots=4, first_root=500)
+    for name, g in res["groups"].items():
+        assert g["false_fails"] == sum(r["true"][name] == "FAIL" for r in lines)
+        assert g["detections"] == sum(r["perturbed"][name] == "FAIL" for r in lines)
+    assert all(set(r["false_fail_summaries"]) == {k for k, v in r["true"].items() if v == "FAIL"} for r in lines)
