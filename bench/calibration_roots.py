@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--roots", type=int, default=1)
     ap.add_argument("--root-list", default=None, help="comma-separated root seeds (instead of a range)")
     ap.add_argument("--profile", default="quick")
+    ap.add_argument("--rows", action="store_true",
+                    help="also print every agreement row's z = (mean - theory) / SE, to look for a systematic bias")
     args = ap.parse_args(argv)
 
     from theory_lab.cli import _configure_jax
@@ -64,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"root": root, "hash": sweep_hash(sweep.data),
                           "true": {k: v.name for k, v in true.items()}, "false_fail_summaries": failed,
                           "perturbed": {k: v.name for k, v in wrong.items()},
-                          "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+                          "seconds": round(time.perf_counter() - t0, 1),
+                          **({"z": {e.name: {r.name(): round((r.mean - r.theory) / r.se, 3) if r.se > 0 else None
+                                             for r in e.rows} for e in evidence if isinstance(e.rule, Agree)}}
+                             if args.rows else {})}), flush=True)
     return 0
 
 

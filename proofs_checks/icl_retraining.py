@@ -39,8 +39,18 @@ other roots also on the low side (-3.7 to -1.2 against +1.3 to +3.1): the mean o
 t-statistic with a heavy lower tail. The rows now carry their mean's skewness and Agree applies Hall's (1992)
 transform (tested in tests/test_rules.py: it brings the -3 SE tail of a mean of 200 exponentials from about 4x to
 the nominal rate). Theory, rows and alpha are unchanged. Re-measured on the same 100 roots: the calibration
-counted 3/100 again, but a per-root re-run of all 100 in fresh processes found 0 with this rule (2 with the plain
-one); the disagreement is unexplained (docs/calibration.md).
+counted 3/100 again, and a per-root re-run in fresh processes found 0 with this rule (2 with the plain one).
+Resolved 2026-12-07: that re-run evidently simulated in float32 (a script that imports the check without the CLI
+leaves JAX's x64 off; such a re-run reproduced 0/100 on roots 10000-10099), while calibration runs in float64. Re-run
+in float64 with bench/calibration_roots.py, the same roots give the same 3 FAILs as the calibration, all in
+``final_error`` rows of the phase diagram: (lam, n_real, n_synth) = (0.1, 3, 30) at root 10029 (high side, |dev|/tol
+1.01), (0.2, 8, 30) at 10093 (high, 1.22) and (0.1, 2, 15) at 10094 (low, 1.02). The theory is right at all three
+(2e5 trials each: z = +0.15, +0.69, -0.22). The T = 17 point has a power-law tail (Hill tail index 3.1-3.4 of the
+final error: no finite fourth moment; sample skewness 6.3), which the SE-based rule handles poorly; the T = 33 and 38
+points do not (tail index 7-9, skewness 1.3). Over roots 10050-10099 the rows' z-scores pool to sd 1.02 with
+|z| > 3 in 0.48% of rows (normal: 0.27%). The count, 3 at a 1% design, has probability about 8%: the rule is close
+to its design, but the check had two groups at 1% each. They now split alpha = 0.01 (0.005 each), the check-level
+split of docs/calibration.md, re-measured on fresh roots there.
 ``lsa_bounded`` was first declared as a two-sided Agree of the late slope with 0 ("flat").
 At lam = 1 (``--set lsa_lam=0,0.3,1``) the warm-started LSA keeps improving slowly (late slope -0.00063 ± 0.00019),
 which a two-sided rule rejects although a falling error is bounded. The claim is "bounded", so the rule is now the
@@ -135,7 +145,9 @@ class IclRetraining(Check):
                                               "lsa_batch": 64, "lsa_steps": 200, "lsa_lr": 0.02},
                         description="paper-scale seeds, longer horizon, finer sweeps"),
     }
-    tolerance = ("error: Agree at family-wise alpha=0.01 (Holm over all rows): E||e_i||^2 (mean over seeds, SE "
+    tolerance = ("The two agreement groups (error, lsa_bounded) split a family-wise alpha=0.01 between them "
+                 "(Bonferroni, 0.005 each, Holm within), so that the claim's agreement evidence as a whole has a 1% "
+                 "false-FAIL rate. error: Agree at alpha=0.005 (Holm over all rows): E||e_i||^2 (mean over seeds, SE "
                  "s/sqrt(R); each row's t-statistic corrected for the skewness of its mean by Hall's transform, "
                  "rules.hall_transform) against the exact v(1-c^{i+1})/(1-c) at ~9 generations per trajectory, at the "
                  "last generation of every size-sweep and phase-diagram point, and the late slope (least-squares slope "
@@ -147,7 +159,7 @@ class IclRetraining(Check):
                  "undecidable by construction: the mean converges to that bound from below, so late rows straddle it; "
                  "it is not part of the verdict.) Trained LSA (declared before the quick-profile run; no finite-size "
                  "term): lsa_bounded = one-sided Agree (side='above': the slope must not be significantly positive; a "
-                 "falling error is bounded too) at alpha=0.01 (Holm) of the late slope (same functional as above) of "
+                 "falling error is bounded too) at alpha=0.005 (Holm) of the late slope (same functional as above) of "
                  "||A_i - Gamma^{-1}||_F^2 with 0 for every lam > 0 (linear response: contraction 1 - kappa lam per "
                  "generation, so the transient is gone after g/2 generations when kappa lam g/2 >> 1; lam >= 0.3 "
                  "recommended); lsa_growth = BoundHolds (side=lower, alpha=0.01) of the late slope at lam = 0 against "
@@ -262,9 +274,11 @@ class IclRetraining(Check):
                 bounded.append(Row(lab, 0.0, float(sm), float(sse), int(sbad), scale=level))
             if float(lam) == 0:
                 growth.append(Row(lab, 0.0, float(sm), float(sse), int(sbad)))
-        return [Evidence("error", Agree(alpha=0.01, correction="holm", finite_size_doc="none (exact at finite T)"),
+        # The two agreement groups split alpha = 0.01 (Bonferroni): at 0.01 each, the check FAILed a true theory 3
+        # times in 100 calibration roots (module docstring, docs/calibration.md).
+        return [Evidence("error", Agree(alpha=0.005, correction="holm", finite_size_doc="none (exact at finite T)"),
                          rows),
-                Evidence("lsa_bounded", Agree(alpha=0.01, correction="holm", side="above",
+                Evidence("lsa_bounded", Agree(alpha=0.005, correction="holm", side="above",
                                               finite_size_doc="none (declared)"), bounded),
                 Evidence("lsa_growth", BoundHolds(alpha=0.01, side="lower"), growth)]
 
