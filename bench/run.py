@@ -19,11 +19,12 @@ import math
 import time
 from pathlib import Path
 
-os.environ.setdefault("JAX_PLATFORMS", os.environ.get("THEORY_LAB_PLATFORM", "cpu"))
+from theory_lab.cli import _configure_jax  # noqa: E402
+
+# As `theory-lab check` runs: float64, the CLI's platform default, one BLAS thread (cli._limit_blas_threads).
+_configure_jax("float64")
 
 import jax  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 
