@@ -55,6 +55,11 @@ def test_parts_with_disjoint_root_ranges_pool_to_the_whole_run():
     other = dict(parts[1], min_effect=0.5)
     (stale,) = merge_results([parts[0], other])
     assert stale["roots"] == 3 and stale["min_effect"] == 0.5
+    # the precision is recorded, and float32 and float64 runs are different simulations: never pooled
+    assert whole["precision"] == "float64"
+    (single,) = merge_results([parts[0], dict(parts[1], precision="float32")])
+    assert single["roots"] == 3 and single["precision"] == "float32"
+    assert "(float32)" in markdown_table([single], "cpu x1")
 
 
 def test_per_root_record_reproduces_the_calibration_counts(capsys):

@@ -69,6 +69,8 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
     Returns a dict with counts, rates, Wilson 95% intervals and whether the targets (false-FAIL <= 2%, power >= 90%)
     are met; ``None`` rates when the check has no agreement rule.
     """
+    import jax
+
     from theory_lab.sweep import run_sweep
 
     p = resolve_params(check, profile, {})
@@ -97,8 +99,10 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
             g["detections"] += wrong_groups[name] is Verdict.FAIL
         if progress is not None:
             progress(k + 1, roots)
+    # The precision is part of the result: a process without JAX's x64 simulates in float32, other numbers.
+    precision = "float64" if jax.config.jax_enable_x64 else "float32"
     out: dict[str, Any] = {"check": check.id, "profile": profile, "roots": decided, "seeds": n_seeds,
-                           "min_effect": effect, "first_root": first_root}
+                           "min_effect": effect, "first_root": first_root, "precision": precision}
     if decided == 0:
         out.update(false_fail_rate=None, power=None, meets_targets=None)
         return out
@@ -120,7 +124,8 @@ def merge_results(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One result per check from several calibration runs (``calibrate_check`` outputs, e.g. parts of a long run
     split by ``first_root`` over processes or days).
 
-    Runs of a check with the same profile, seeds and min_effect whose root ranges [first_root, first_root + roots)
+    Runs of a check with the same profile, seeds, min_effect and precision (a missing precision, from files written
+    before it was recorded, matches only another missing one) whose root ranges [first_root, first_root + roots)
     are disjoint are pooled: their counts add (they are independent simulations). Otherwise the newest run (by its
     ``measured`` date, then list order) replaces the older ones: a changed profile or effect makes old counts stale.
     """
@@ -131,7 +136,7 @@ def merge_results(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for cid in sorted(by_check):
         runs = sorted(by_check[cid], key=lambda r: r.get("measured", ""))  # stable: file order within a date
         newest = runs[-1]
-        same = ("profile", "seeds", "min_effect")
+        same = ("profile", "seeds", "min_effect", "precision")
         pool = [r for r in runs if all(r.get(k) == newest.get(k) for k in same)
                 and r.get("false_fail_rate") is not None and "first_root" in r]
         spans = sorted((r["first_root"], r["first_root"] + r["roots"]) for r in pool)
@@ -173,8 +178,9 @@ def markdown_table(results: list[Mapping[str, Any]], device: str) -> str:
         lo, hi = r["false_fail_ci"]
         plo, phi = r["power_ci"]
         unperturbed = f" ({r['unperturbed_rows']} zero-theory rows unperturbed)" if r.get("unperturbed_rows") else ""
+        prec = f" ({r['precision']})" if r.get("precision") not in (None, "float64") else ""
         lines.append(
-            f"| `{r['check']}` | {r['roots']} x {r['seeds']} | {r['min_effect']:g} | "
+            f"| `{r['check']}` | {r['roots']} x {r['seeds']}{prec} | {r['min_effect']:g} | "
             f"{r['false_fails']}/{r['roots']} = {r['false_fail_rate']:.1%} [{lo:.1%}, {hi:.1%}] | "
             f"{r['detections']}/{r['roots']} = {r['power']:.1%} [{plo:.1%}, {phi:.1%}] | "
             f"{'met' if r['meets_targets'] else 'MISSED'}{unperturbed} |")
