@@ -44,32 +44,27 @@ def main(argv: list[str] | None = None) -> int:
     from theory_lab.cli import _configure_jax
 
     _configure_jax("float64")
-    from theory_lab.calibrate import _agree_verdicts
-    from theory_lab.claims import get_check, resolve_params
+    from theory_lab.calibrate import judge_roots
+    from theory_lab.claims import get_check
     from theory_lab.rules import Agree, Verdict
-    from theory_lab.sweep import run_sweep
 
     check = get_check(args.check)
-    p = resolve_params(check, args.profile, {})
-    grid = check.grid(p)
-    seeds = check.profiles[args.profile].seeds
     roots = ([int(r) for r in args.root_list.split(",")] if args.root_list
              else range(args.first_root, args.first_root + args.roots))
-    for root in roots:
+    t0 = time.perf_counter()
+    for jr in judge_roots(check, roots, profile=args.profile):
+        agree = [e for e in jr.evidence if isinstance(e.rule, Agree)]
+        record = {"root": jr.root, "hash": sweep_hash(jr.sweep.data),
+                  "true": {k: v.name for k, v in jr.true.items()},
+                  "false_fail_summaries": {e.name: e.rule.evaluate(e.rows).summary for e in agree
+                                           if jr.true[e.name] is Verdict.FAIL},
+                  "perturbed": {k: v.name for k, v in jr.perturbed.items()},
+                  "seconds": round(time.perf_counter() - t0, 1)}
+        if args.rows:
+            record["z"] = {e.name: {r.name(): round((r.mean - r.theory) / r.se, 3) if r.se > 0 else None
+                                    for r in e.rows} for e in agree}
+        print(json.dumps(record), flush=True)
         t0 = time.perf_counter()
-        sweep = run_sweep(check.simulate, grid, seeds=seeds, root_seed=root)
-        evidence = check.evidence(p, sweep, control=False)
-        true = _agree_verdicts(evidence, 0.0)
-        wrong = _agree_verdicts(evidence, check.min_effect)
-        failed = {e.name: e.rule.evaluate(e.rows).summary for e in evidence
-                  if isinstance(e.rule, Agree) and true[e.name] is Verdict.FAIL}
-        print(json.dumps({"root": root, "hash": sweep_hash(sweep.data),
-                          "true": {k: v.name for k, v in true.items()}, "false_fail_summaries": failed,
-                          "perturbed": {k: v.name for k, v in wrong.items()},
-                          "seconds": round(time.perf_counter() - t0, 1),
-                          **({"z": {e.name: {r.name(): round((r.mean - r.theory) / r.se, 3) if r.se > 0 else None
-                                             for r in e.rows} for e in evidence if isinstance(e.rule, Agree)}}
-                             if args.rows else {})}), flush=True)
     return 0
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from theory_lab.claims import Check, resolve_params
+import numpy as np
+
+from theory_lab.claims import Check, resolve_params, sim_dtype
 from theory_lab.rules import Agree, Verdict, combine
 
-__all__ = ["calibrate_check", "merge_results", "wilson_interval", "markdown_table"]
+__all__ = ["calibrate_check", "judge_roots", "JudgedRoot", "merge_results", "wilson_interval", "markdown_table"]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -61,6 +63,34 @@ def _agree_verdicts(evidence, effect: float) -> dict[str, Verdict]:
     return out
 
 
+@dataclasses.dataclass
+class JudgedRoot:
+    """One root seed's simulation and its ``Agree`` groups' verdicts, against the true and the perturbed theory."""
+
+    root: int
+    sweep: Any
+    evidence: list
+    true: dict[str, Verdict]
+    perturbed: dict[str, Verdict]
+
+
+def judge_roots(check: Check, roots: Iterable[int], *, profile: str = "quick", effect: float | None = None,
+                seeds: int | None = None) -> Iterator[JudgedRoot]:
+    """Simulate ``profile`` once per root seed and judge it as calibration does (``effect`` defaults to the check's
+    ``min_effect``, ``seeds`` to the profile's). The one loop behind :func:`calibrate_check`'s counts and
+    bench/calibration_roots.py's per-root records."""
+    from theory_lab.sweep import run_sweep
+
+    p = resolve_params(check, profile, {})
+    effect = effect if effect is not None else check.min_effect
+    n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
+    grid = check.grid(p)
+    for root in roots:
+        sweep = run_sweep(check.simulate, grid, seeds=n_seeds, root_seed=root)
+        evidence = check.evidence(p, sweep, control=False)
+        yield JudgedRoot(root, sweep, evidence, _agree_verdicts(evidence, 0.0), _agree_verdicts(evidence, effect))
+
+
 def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", first_root: int = 10_000,
                     effect: float | None = None, seeds: int | None = None,
                     progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -69,40 +99,31 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
     Returns a dict with counts, rates, Wilson 95% intervals and whether the targets (false-FAIL <= 2%, power >= 90%)
     are met; ``None`` rates when the check has no agreement rule.
     """
-    import jax
-
-    from theory_lab.sweep import run_sweep
-
-    p = resolve_params(check, profile, {})
     effect = effect if effect is not None else check.min_effect
     n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
-    grid = check.grid(p)
     false_fail = detect = inconclusive = decided = unperturbed = 0
     groups: dict[str, dict[str, int]] = {}
-    for k in range(roots):
-        sweep = run_sweep(check.simulate, grid, seeds=n_seeds, root_seed=first_root + k)
-        evidence = check.evidence(p, sweep, control=False)
-        true_groups = _agree_verdicts(evidence, 0.0)
-        if not true_groups:
+    judged = judge_roots(check, range(first_root, first_root + roots), profile=profile, effect=effect, seeds=n_seeds)
+    for k, jr in enumerate(judged):
+        if not jr.true:
             break
-        wrong_groups = _agree_verdicts(evidence, effect)
         unperturbed = sum(r.theory == 0.0 and r.scale is None
-                          for e in evidence if isinstance(e.rule, Agree) for r in e.rows)
-        v_true, v_wrong = combine(list(true_groups.values())), combine(list(wrong_groups.values()))
+                          for e in jr.evidence if isinstance(e.rule, Agree) for r in e.rows)
+        v_true, v_wrong = combine(list(jr.true.values())), combine(list(jr.perturbed.values()))
         decided += 1
         false_fail += v_true is Verdict.FAIL
         inconclusive += v_true is Verdict.INCONCLUSIVE
         detect += v_wrong is Verdict.FAIL
-        for name in true_groups:
+        for name in jr.true:
             g = groups.setdefault(name, {"false_fails": 0, "detections": 0})
-            g["false_fails"] += true_groups[name] is Verdict.FAIL
-            g["detections"] += wrong_groups[name] is Verdict.FAIL
+            g["false_fails"] += jr.true[name] is Verdict.FAIL
+            g["detections"] += jr.perturbed[name] is Verdict.FAIL
         if progress is not None:
             progress(k + 1, roots)
     # The precision is part of the result: a process without JAX's x64 simulates in float32, other numbers.
-    precision = "float64" if jax.config.jax_enable_x64 else "float32"
     out: dict[str, Any] = {"check": check.id, "profile": profile, "roots": decided, "seeds": n_seeds,
-                           "min_effect": effect, "first_root": first_root, "precision": precision}
+                           "min_effect": effect, "first_root": first_root,
+                           "precision": np.dtype(sim_dtype()).name}
     if decided == 0:
         out.update(false_fail_rate=None, power=None, meets_targets=None)
         return out
