@@ -36,3 +36,28 @@ def test_float32_and_float64_agree_within_tolerance(tmp_path):
         assert r32[check]["run_key"] != r64[check]["run_key"]  # never served from the other precision's cache
         assert r32[check]["verdict"] == r64[check]["verdict"] == "PASS", r32[check]["rules"][0]["summary"]
         assert r32[check]["control"]["verdict"] == "FAIL"
+
+
+def test_float32_by_accident_warns_and_a_chosen_float32_does_not(monkeypatch):
+    # A script that imports checks without the CLI leaves JAX's x64 off: the float64 check would quietly simulate in
+    # float32 (how a phantom calibration result of 2026-12-03 came about). Warn then, not when float32 was chosen.
+    import warnings
+
+    import jax
+    import pytest
+
+    from theory_lab.claims import get_check, warn_if_unchosen_float32
+
+    check = get_check("rmt.bbp")
+    monkeypatch.delenv("THEORY_LAB_PRECISION", raising=False)
+    with jax.enable_x64(False):
+        with pytest.warns(RuntimeWarning, match="rmt.bbp: JAX's x64 is off"):
+            warn_if_unchosen_float32(check)
+        monkeypatch.setenv("THEORY_LAB_PRECISION", "float32")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warn_if_unchosen_float32(check)
+    monkeypatch.delenv("THEORY_LAB_PRECISION")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_unchosen_float32(check)  # x64 on: float64 as declared

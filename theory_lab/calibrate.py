@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from theory_lab.claims import Check, resolve_params, sim_dtype
+from theory_lab.claims import Check, resolve_params, sim_dtype, warn_if_unchosen_float32
 from theory_lab.rules import Agree, Verdict, combine
 
 __all__ = ["calibrate_check", "judge_roots", "JudgedRoot", "merge_results", "wilson_interval", "markdown_table"]
@@ -84,6 +84,7 @@ def judge_roots(check: Check, roots: Iterable[int], *, profile: str = "quick", e
     p = resolve_params(check, profile, {})
     effect = effect if effect is not None else check.min_effect
     n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
+    warn_if_unchosen_float32(check)
     grid = check.grid(p)
     for root in roots:
         sweep = run_sweep(check.simulate, grid, seeds=n_seeds, root_seed=root)

@@ -18,6 +18,7 @@ import difflib
 import importlib
 import json
 import math
+import os
 import platform
 import shutil
 import subprocess
@@ -285,6 +286,23 @@ def sim_dtype():
     return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
+def warn_if_unchosen_float32(check: Check) -> None:
+    """Warn (once per process and check) when a float64 check is about to simulate in float32 only because JAX's x64
+    is off, as it is in any script that imports checks without going through ``theory_lab.cli``. Choosing float32
+    (``--precision float32`` or ``THEORY_LAB_PRECISION=float32``) silences it; the CLI sets the variable itself."""
+    import warnings
+
+    import jax
+
+    if jax.config.jax_enable_x64 or check.precision != "float64":
+        return
+    if os.environ.get("THEORY_LAB_PRECISION", "").strip().lower() == "float32":
+        return
+    warnings.warn(f"{check.id}: JAX's x64 is off, so this simulation runs in float32 although the check is declared "
+                  "float64; call jax.config.update('jax_enable_x64', True) before any JAX work, or set "
+                  "THEORY_LAB_PRECISION=float32 to choose float32", RuntimeWarning, stacklevel=3)
+
+
 def _is_main() -> bool:
     from theory_lab.distributed import is_main
 
@@ -361,6 +379,7 @@ def run_check(
         raise BadInput(f"--seeds must be at least 2 (standard errors need two trials), got {n_seeds}")
     import numpy as np
 
+    warn_if_unchosen_float32(check)
     dtype_name = np.dtype(sim_dtype()).name
     label = profile + ("-custom" if overrides or seeds is not None else "") + ("" if dtype_name == "float64"
                                                                                else f"-{dtype_name}")

@@ -45,6 +45,7 @@ def _configure_jax(precision: str) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", precision != "float32")
+    os.environ["THEORY_LAB_PRECISION"] = precision  # a chosen float32 does not warn (claims.warn_if_unchosen_float32)
     _limit_blas_threads()
 
 
