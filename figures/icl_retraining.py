@@ -77,7 +77,7 @@ def plot(record: Mapping[str, Any]):
             ax_p.text(b, a, f"{grid[a, b]:.3g}\n({theo[a, b]:.3g})", ha="center", va="center", fontsize=5.5,
                       color="white" if grid[a, b] < np.sqrt(np.nanmin(grid) * np.nanmax(grid)) else "black")
     ax_p.set_xticks(range(len(synth)), [str(m) for m in synth])
-    ax_p.set_yticks(range(len(lams)), [f"{l:g}" for l in lams])
+    ax_p.set_yticks(range(len(lams)), [f"{lam:g}" for lam in lams])
     ax_p.set(xlabel="synthetic examples n_synth per generation", ylabel=r"real fraction $\lambda$ (n_real rounded)",
              title=f"(c) error after {g} generations: sim (exact)")
     fig.colorbar(im, ax=ax_p, shrink=0.85)

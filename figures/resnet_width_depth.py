@@ -49,7 +49,7 @@ def plot(record: Mapping[str, Any]):
         widths = np.array([{"n=L": s * s, "n=L^2": s * s, "L=n^2": s}[path] for s in s_vals], float)
         by = {(c["n"], c["L"]): c for c in cells}
         lens = [{"n=L": s * s, "n=L^2": s, "L=n^2": s * s}[path] for s in s_vals]
-        se = np.array([by[(int(w), int(l))]["rmse_se"] for w, l in zip(widths, lens)])
+        se = np.array([by[(int(w), int(depth))]["rmse_se"] for w, depth in zip(widths, lens)])
         P.sim_points(ax, widths, e, se, P.PALETTE[k + 1], label=f"{path}: slope {row['mean']:.2f} ± {row['se']:.2f}")
     ref = np.geomspace(n.min(), n.max(), 20)
     anchor = err[np.argmax(n)] * np.sqrt(n.max())
@@ -68,7 +68,7 @@ def plot(record: Mapping[str, Any]):
                      P.PALETTE[k % len(P.PALETTE)], label=f"n={w}")
     Ls = np.array(sorted({c["L"] for c in cells}), float)
     gap = {c["L"]: c["euler_gap"] for c in cells}
-    ax.plot(Ls, [q1 + gap[int(l)] for l in Ls], color="k", lw=1, ls="--", label="n=$\\infty$, depth L (Euler)")
+    ax.plot(Ls, [q1 + gap[int(depth)] for depth in Ls], color="k", lw=1, ls="--", label="n=$\\infty$, depth L (Euler)")
     ax.axhline(q1, color="k", lw=1.4, label=f"ODE limit $q_1$={q1:.4f}")
     ctrl = P.rows(record, "limit at the largest sizes", control=True, stat="qab")
     if ctrl:

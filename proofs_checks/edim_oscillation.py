@@ -143,8 +143,8 @@ class EdimOscillation(Check):
             entry = {}
             for name in (*DEFINITIONS, "sq_norm"):
                 mean, se, _ = mean_and_se(sweep.data[name][i], axis=0)
-                interior = [int(l) for l in range(1, len(mean) - 1)
-                            if mean[l] > mean[l - 1] + 3 * se[l] and mean[l] > mean[l + 1] + 3 * se[l]]
+                interior = [int(j) for j in range(1, len(mean) - 1)
+                            if mean[j] > mean[j - 1] + 3 * se[j] and mean[j] > mean[j + 1] + 3 * se[j]]
                 entry[name] = {"mean": mean.tolist(), "se": se.tolist(), "local_maxima": interior}
             out[str(int(d))] = entry
         return {"by_d": out, "m": p["m"], "n": p["n"], "depth": p["depth"],

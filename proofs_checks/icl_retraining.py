@@ -86,7 +86,7 @@ def late_slope_weights(g: int) -> np.ndarray:
 
 def phase_points(lams, synth) -> list[tuple[float, int, int]]:
     """(lam, n_real, n_synth) of the phase diagram: n_real = round(lam n_synth / (1 - lam)) (half-up)."""
-    return [(float(l), int(np.floor(l * m / (1.0 - l) + 0.5)), int(m)) for l in lams for m in synth]
+    return [(float(lam), int(np.floor(lam * m / (1.0 - lam) + 0.5)), int(m)) for lam in lams for m in synth]
 
 
 class IclRetraining(Check):

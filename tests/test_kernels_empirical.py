@@ -30,7 +30,8 @@ def test_structured_ntk_equals_jvp_vjp_contraction(par, n_out):
     params = E.init_mlp(key, d=5, width=16, depth=2, n_out=n_out)
     if par == "standard":
         params = E._sp_params(params, 1.7, 0.3)
-    f = lambda p, xx: E.mlp_forward(p, xx, act=act, sigma_w2=1.7, sigma_b2=0.3, parametrization=par)[0]
+    def f(p, xx):
+        return E.mlp_forward(p, xx, act=act, sigma_w2=1.7, sigma_b2=0.3, parametrization=par)[0]
     ref = E.ntk_jvp_vjp(f, params, jnp.asarray(x), jnp.asarray(x))
     np.testing.assert_allclose(np.asarray(got["ntk"]), np.asarray(ref), rtol=1e-11, atol=1e-12)
     assert got["ntk"].shape == got["nngp"].shape == got["out_prod"].shape == (4, 4)

@@ -120,7 +120,7 @@ def width_runs():
     out = {}
     for w in (32, 256):
         f = jax.jit(jax.vmap(jax.vmap(
-            lambda k, c, a, l, w=w: cc.simulate_width_coord(k, width=w, param_code=c, adam=a, lr=l, steps=2),
+            lambda k, c, a, lr, w=w: cc.simulate_width_coord(k, width=w, param_code=c, adam=a, lr=lr, steps=2),
             (0, None, None, None)), (None, 0, 0, 0)))
         out[w] = {k: np.asarray(v) for k, v in f(jax.random.split(jax.random.key(7), 24), codes, adam, lr).items()}
     return out

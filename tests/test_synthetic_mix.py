@@ -149,7 +149,7 @@ def test_signed_accuracy_is_signed():
 def test_bartlett_factor_has_wishart_moments_and_embeds():
     r = 10000
     keys = jax.random.split(jax.random.key(0), r)
-    gram = jax.jit(jax.vmap(lambda k, df: (lambda l: l @ l.T)(sm.bartlett_wishart(k, 6, df, p_active=5)),
+    gram = jax.jit(jax.vmap(lambda k, df: (lambda f: f @ f.T)(sm.bartlett_wishart(k, 6, df, p_active=5)),
                             in_axes=(0, None)))
     for df in (3.0, 9.0):  # singular (df < p) and full rank; df is traced: one compile
         w = np.asarray(gram(keys, jnp.float64(df)))
@@ -167,7 +167,7 @@ def test_bartlett_pair_gives_two_independent_wisharts():
     its own degrees of freedom (singular and full rank), and the two must be uncorrelated entry by entry."""
     r = 10000
     keys = jax.random.split(jax.random.key(1), r)
-    pair = jax.jit(jax.vmap(lambda k: tuple(l @ l.T for l in sm.bartlett_wishart_pair(k, 6, 9.0, 3.0, p_active=5))))
+    pair = jax.jit(jax.vmap(lambda k: tuple(f @ f.T for f in sm.bartlett_wishart_pair(k, 6, 9.0, 3.0, p_active=5))))
     w1, w2 = (np.asarray(w)[:, :5, :5] for w in pair(keys))
     for w, df in ((w1, 9.0), (w2, 3.0)):
         np.testing.assert_allclose(w.mean(0), df * np.eye(5), atol=5 * math.sqrt(2 * df / r))

@@ -113,12 +113,13 @@ def init_mlp(key, *, d: int, width: int, depth: int, n_out: int = 1, weights: st
     sizes = [d] + [width] * depth + [n_out]
     keys = jax.random.split(key, 2 * (depth + 1))
     params = []
-    for l in range(depth + 1):
-        if 1 <= l < depth and weights != "iid":
-            w = hidden_weight(keys[2 * l], width, weights, rank_fraction=rank_fraction, density=density, dtype=dtype)
+    for layer in range(depth + 1):
+        if 1 <= layer < depth and weights != "iid":
+            w = hidden_weight(keys[2 * layer], width, weights, rank_fraction=rank_fraction, density=density,
+                              dtype=dtype)
         else:
-            w = jax.random.normal(keys[2 * l], (sizes[l], sizes[l + 1]), dtype)
-        params.append((w, jax.random.normal(keys[2 * l + 1], (sizes[l + 1],), dtype)))
+            w = jax.random.normal(keys[2 * layer], (sizes[layer], sizes[layer + 1]), dtype)
+        params.append((w, jax.random.normal(keys[2 * layer + 1], (sizes[layer + 1],), dtype)))
     return params
 
 
@@ -130,15 +131,15 @@ def mlp_forward(params, x, *, act: Activation, sigma_w2, sigma_b2, parametrizati
     """
     xs = [x]
     h = x
-    for l, (w, b) in enumerate(params):
+    for layer, (w, b) in enumerate(params):
         if parametrization == "ntk":
             fan_in = w.shape[0]
             pre = jnp.sqrt(sigma_w2 / fan_in) * (h @ w) + jnp.sqrt(sigma_b2) * b[None, :]
         else:
             pre = h @ w + b[None, :]
         if eps is not None:
-            pre = pre + eps[l]
-        if l == len(params) - 1:
+            pre = pre + eps[layer]
+        if layer == len(params) - 1:
             return pre, xs
         h = act.fn(pre)
         xs.append(h)
@@ -184,7 +185,7 @@ def simulate_kernels(key, x, *, width: int, depth: int, activation="relu", sigma
     out, vjp_fn, xs = jax.vjp(f, eps, has_aux=True)
     # layer-input Gram factors G^{l-1}
     grams = []
-    for l, xl in enumerate(xs):
+    for xl in xs:
         gram = xl @ xl.T
         if parametrization == "ntk":
             grams.append(sigma_w2 * gram / xl.shape[1] + sigma_b2)
@@ -212,13 +213,13 @@ def simulate_nngp(key, x, *, width: int, depth: int, activation="relu", sigma_w2
     sigma_b2 = jnp.asarray(sigma_b2, dtype)
     keys = jax.random.split(key, 2 * depth)
     h = x
-    for l in range(depth):
+    for layer in range(depth):
         fan_in = h.shape[-1]
-        if l == 0 or weights == "iid":
-            hw = h @ jax.random.normal(keys[2 * l], (fan_in, width), dtype)
+        if layer == 0 or weights == "iid":
+            hw = h @ jax.random.normal(keys[2 * layer], (fan_in, width), dtype)
         else:
-            hw = apply_hidden(keys[2 * l], h, weights, rank_fraction=rank_fraction, density=density)
-        bias = jax.random.normal(keys[2 * l + 1], (1, width), dtype)
+            hw = apply_hidden(keys[2 * layer], h, weights, rank_fraction=rank_fraction, density=density)
+        bias = jax.random.normal(keys[2 * layer + 1], (1, width), dtype)
         pre = jnp.sqrt(sigma_w2 / fan_in) * hw + jnp.sqrt(sigma_b2) * bias
         h = act.fn(pre)
     return sigma_w2 * (h @ h.T) / width + sigma_b2
