@@ -34,6 +34,17 @@ def test_reference_numbers_from_notes():
     assert float(rn.relu_kernel(2.0, 2.0, 2.0)) == pytest.approx(1.0, rel=1e-12)  # c = 1: E[relu(z)^2] = q/2
 
 
+def test_numpy_relu_kernel_is_the_jax_kernel_map():
+    # Two implementations of one formula (NumPy for the ODE theory, JAX for the kernel recursions): they must agree.
+    from theory_lab.kernels.analytic import activation, kernel_map
+
+    rng = np.random.default_rng(0)
+    qaa, qbb = rng.uniform(0.1, 3.0, 50), rng.uniform(0.1, 3.0, 50)
+    qab = rng.uniform(-1.0, 1.0, 50) * np.sqrt(qaa * qbb)
+    got = np.asarray(kernel_map(activation("relu"), qaa, qbb, qab)[0])
+    np.testing.assert_allclose(rn.relu_kernel(qaa, qbb, qab), got, rtol=1e-13, atol=1e-15)
+
+
 def test_diagonal_closed_form_and_correlation_fixed_point():
     t = np.array([0.0, 0.3, 1.0, 2.0])
     q = rn.ode_covariance(2.0, 0.5, 0.3, t)

@@ -57,7 +57,9 @@ def relu_kernel(qaa, qbb, qab):
 
         sqrt(qaa qbb) / (2 pi) * ( sin th + (pi - th) c ),   c = qab / sqrt(qaa qbb),  th = arccos c.
 
-    float64 NumPy, broadcasting. Source: notes section 1(b) (neural-tangents ``ABRelu`` with a=0, b=1).
+    float64 NumPy, broadcasting. Source: notes section 1(b) (neural-tangents ``ABRelu`` with a=0, b=1). The NumPy
+    twin of :func:`theory_lab.kernels.analytic.kernel_map` for ReLU, kept in NumPy because the depth ODE's theory
+    (SciPy's integrator, many scalar calls) is float64 NumPy whatever JAX's precision.
     """
     qaa, qbb, qab = (np.asarray(v, dtype=np.float64) for v in (qaa, qbb, qab))
     s = np.sqrt(qaa * qbb)

@@ -32,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammaln
 
+from theory_lab.kernels.analytic import activation, kernel_map
+
 __all__ = [
     "relu_coefficients",
     "rf_nu_fixed_point",
@@ -183,6 +185,7 @@ def rf_risk(psi1, psi2, lam, f1=1.0, tau=0.5, f_star=0.0, zeta=None, mu_star=Non
 _RELU_G2 = math.sqrt(2.0 / math.pi)
 #: E[sigma(G)] for ReLU: 1/sqrt(2 pi).
 _RELU_MEAN = 1.0 / math.sqrt(2.0 * math.pi)
+_RELU = activation("relu")
 
 
 def chi_moments(d: int) -> tuple[float, float]:
@@ -202,9 +205,9 @@ def _to_sphere(g):
 
 def _arccos_kernel(rho):
     """E[relu(u) relu(v)] for standard Gaussians u, v with correlation rho (arc-cosine kernel of degree 1):
-    (sqrt(1 − rho^2) + (pi − arccos rho) rho) / (2 pi). At rho = 1 it is 1/2 = E relu(G)^2."""
-    rho = jnp.clip(rho, -1.0, 1.0)
-    return (jnp.sqrt(jnp.maximum(1.0 - rho**2, 0.0)) + (jnp.pi - jnp.arccos(rho)) * rho) / (2.0 * jnp.pi)
+    (sqrt(1 − rho^2) + (pi − arccos rho) rho) / (2 pi). At rho = 1 it is 1/2 = E relu(G)^2. The kernels family's
+    closed form (:func:`theory_lab.kernels.analytic.kernel_map`, the one JAX implementation) at unit variances."""
+    return kernel_map(_RELU, 1.0, 1.0, rho)[0]
 
 
 def simulate_random_features_risk(key, *, d: int, N: int, n: int, lam, f1=1.0, tau=0.5, f_star=0.0,
