@@ -60,6 +60,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, stats
 
+from theory_lab.gaussian import standard_normal
+
 __all__ = [
     "METHODS",
     "bayes_accuracy",
@@ -269,17 +271,6 @@ def _first(mask, k):
     return mask & (jnp.cumsum(mask) <= k)
 
 
-def _normal(key, shape, dtype):
-    """Standard normals by Box–Muller from jax.random uniforms (exact; about 1.5x faster on CPU than
-    jax.random.normal's inverse-erf in float64)."""
-    size = math.prod(shape)
-    half = (size + 1) // 2
-    u = jax.random.uniform(key, (2, half), dtype=dtype, minval=jnp.finfo(dtype).tiny, maxval=1.0)
-    rad = jnp.sqrt(-2.0 * jnp.log(u[0]))
-    ang = 2.0 * jnp.pi * u[1]
-    return jnp.concatenate([rad * jnp.cos(ang), rad * jnp.sin(ang)])[:size].reshape(shape)
-
-
 def simulate_pruning(key, *, n: int, d: int, m, r, alpha, lam, reference: str = "full-data",
                      dtype=jnp.float64):
     """One trial: draw the mixture, score, prune at keep ratio r by every method, refit, report accuracy and c.
@@ -303,7 +294,7 @@ def simulate_pruning(key, *, n: int, d: int, m, r, alpha, lam, reference: str = 
     lam = jnp.asarray(lam, dtype=dtype)
     k_y, k_z = jax.random.split(key, 2)
     y = jnp.where(jax.random.bernoulli(k_y, 0.5, (n,)), 1.0, -1.0).astype(dtype)
-    z = _normal(k_z, (n, d), dtype)
+    z = standard_normal(k_z, (n, d), dtype)
     e1 = jnp.zeros((d,), dtype=dtype).at[0].set(1.0)
     x = y[:, None] * (m * e1)[None, :] + z
     ones = jnp.ones((n,), dtype=dtype)

@@ -45,7 +45,9 @@ come in two kinds that must agree in distribution (``tests/test_synthetic_mix.py
   directly from their exact distribution (Wishart blocks by the Bartlett decomposition, pruning through binomial
   counts). Only the array size p is static; n, m, nhat and the simulated dimension ``p_active`` <= p are traced
   scalars (integer valued), so one compiled program serves every sample size and dimension. Work per trial ~p^3
-  instead of (n + m) p^2. Derivations in ``_real_block`` and ``_synthetic_block``.
+  instead of (n + m) p^2. Derivations in ``_real_block`` and ``_synthetic_block``. Their normals come from
+  :func:`theory_lab.gaussian.standard_normal` (same law as ``jax.random.normal``, a cheaper float64 transform); the
+  data-level reference keeps ``jax.random.normal``, so the two stay independent implementations.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.stats import norm
+
+from theory_lab.gaussian import standard_normal
 
 __all__ = [
     "VARIANTS",
@@ -518,7 +522,7 @@ def bartlett_wishart(key, p: int, df, dtype=jnp.float64, p_active=None):
     """
     k_n, k_c = jax.random.split(key)
     # One fused select: below-diagonal entry (i, j) is N(0, 1) when i < d and j < min(df, d), else 0.
-    return _bartlett_from(jax.random.normal(k_n, (p, p), dtype), k_c, p, df, dtype, p_active)
+    return _bartlett_from(standard_normal(k_n, (p, p), dtype), k_c, p, df, dtype, p_active)
 
 
 def bartlett_wishart_pair(key, p: int, df1, df2, dtype=jnp.float64, p_active=None):
@@ -528,7 +532,7 @@ def bartlett_wishart_pair(key, p: int, df1, df2, dtype=jnp.float64, p_active=Non
     separate calls; the chi-square diagonals are drawn separately. Same law as two :func:`bartlett_wishart` calls
     with independent keys (not the same numbers)."""
     k_n, k_c1, k_c2 = jax.random.split(key, 3)
-    z = jax.random.normal(k_n, (p, p), dtype)
+    z = standard_normal(k_n, (p, p), dtype)
     return (_bartlett_from(z, k_c1, p, df1, dtype, p_active),
             _bartlett_from(z.T, k_c2, p, df2, dtype, p_active))
 
@@ -578,8 +582,8 @@ def _synthetic_block(key, p: int, m, eps, rho, phi, act, p_active, dtype, draw_f
     k1, k2 = _counts(k_c, m, eps, rho, phi, dtype)
     kk = k1 + k2
     d = k1 - k2
-    za = jax.random.normal(k_a, (p,), dtype) * ((kk > 0.5) & act)
-    zb = jax.random.normal(k_b, (p,), dtype) * ((kk > 1.5) & act)
+    za = standard_normal(k_a, (p,), dtype) * ((kk > 0.5) & act)
+    zb = standard_normal(k_b, (p,), dtype) * ((kk > 1.5) & act)
     lw = bartlett_wishart(k_w, p, kk - 2.0, dtype, p_active) if draw_factor else None
     return kk, d, lw, za, zb
 
@@ -604,7 +608,7 @@ def _real_block(key, p: int, n, mu_vec, act, p_active, dtype, draw_factor: bool 
     degrees of freedom)."""
     k_u, k_w = jax.random.split(key)
     on = (n > 0.5).astype(dtype)
-    u = (jnp.sqrt(n) * mu_vec + jax.random.normal(k_u, (p,), dtype) * act) * on
+    u = (jnp.sqrt(n) * mu_vec + standard_normal(k_u, (p,), dtype) * act) * on
     lw = bartlett_wishart(k_w, p, n - 1.0, dtype, p_active) if draw_factor else None
     return u, lw, jnp.sqrt(n) * u
 
