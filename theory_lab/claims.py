@@ -287,9 +287,10 @@ def sim_dtype():
 
 
 def warn_if_unchosen_float32(check: Check) -> None:
-    """Warn (once per process and check) when a float64 check is about to simulate in float32 only because JAX's x64
-    is off, as it is in any script that imports checks without going through ``theory_lab.cli``. Choosing float32
-    (``--precision float32`` or ``THEORY_LAB_PRECISION=float32``) silences it; the CLI sets the variable itself."""
+    """Warn when a float64 check is about to simulate in float32 only because JAX's x64 is off, as it is in any
+    script that imports checks without going through ``theory_lab.cli`` (Python's default warning filter shows it
+    once per check). Choosing float32 (``--precision float32`` or ``THEORY_LAB_PRECISION=float32``) silences it; the
+    CLI sets the variable itself."""
     import warnings
 
     import jax

@@ -1,4 +1,4 @@
-"""Standard normal draws in float64, about twice as fast on CPU as ``jax.random.normal``, with the same law.
+"""Standard normal draws in float64, about 1.5x as fast on CPU as ``jax.random.normal``, with the same law.
 
 ``jax.random.normal`` maps a uniform through ``erf_inv``, whose float64 form on XLA's CPU backend evaluates a
 logarithm for every draw with a scalar (not vectorised) routine: measured 2026-12-07 on the 2-core Intel Xeon, for a
@@ -48,7 +48,8 @@ _LN2_LO = 1.90821492927058770002e-10
 
 
 def _poly(coefs, x):
-    acc = jnp.full_like(x, coefs[-1])
+    """Horner evaluation of sum_k coefs[k] x^k; a coefficient may be an array (one per element of x)."""
+    acc = coefs[-1] * jnp.ones_like(x)
     for c in coefs[-2::-1]:
         acc = acc * x + c
     return acc
@@ -84,15 +85,12 @@ def _ppnd(q, tail):
     r = jnp.sqrt(-_log_unit(jnp.maximum(tail, 1e-300)))
     central = jnp.abs(q) <= 0.425
     near = r <= 5.0
-    x = jnp.where(central, 0.180625 - q * q, jnp.where(near, r - 1.6, r - 5.0))
+    def region(central_value, near_value, far_value):
+        return jnp.where(central, central_value, jnp.where(near, near_value, far_value))
 
-    def rational(c_num, n_num, f_num):
-        acc = jnp.where(central, c_num[-1], jnp.where(near, n_num[-1], f_num[-1]))
-        for a, b, c in zip(c_num[-2::-1], n_num[-2::-1], f_num[-2::-1]):
-            acc = acc * x + jnp.where(central, a, jnp.where(near, b, c))
-        return acc
-
-    t = rational(_A, _C, _E) / rational(_B, _D, _F)
+    x = region(0.180625 - q * q, r - 1.6, r - 5.0)
+    t = (_poly([region(*abc) for abc in zip(_A, _C, _E)], x)
+         / _poly([region(*abc) for abc in zip(_B, _D, _F)], x))
     return jnp.where(central, q * t, jnp.where(q < 0, -t, t))
 
 
