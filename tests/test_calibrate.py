@@ -81,3 +81,71 @@ def test_per_root_record_reproduces_the_calibration_counts(capsys):
         assert g["false_fails"] == sum(r["true"][name] == "FAIL" for r in lines)
         assert g["detections"] == sum(r["perturbed"][name] == "FAIL" for r in lines)
     assert all(set(r["false_fail_summaries"]) == {k for k, v in r["true"].items() if v == "FAIL"} for r in lines)
+
+
+def test_log_resumes_a_killed_calibration_with_the_uninterrupted_counts(tmp_path, monkeypatch):
+    """A --log records each finished root; a rerun simulates only the missing roots and counts exactly what an
+    uninterrupted run counts. A line torn by a kill mid-write is skipped (its root simulated again), never read."""
+    import json
+
+    import theory_lab.calibrate as cal
+
+    check = registry()["loops.gaussian-refit"]
+    whole = calibrate_check(check, roots=5, first_root=700)
+    log = tmp_path / "calib.jsonl"
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(k, n):
+        if k == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        calibrate_check(check, roots=5, first_root=700, log=log, progress=kill_after_two)
+    recs = [json.loads(x) for x in log.read_text().split("\n") if x]
+    assert [r["root"] for r in recs] == [700, 701]
+    # a kill during the third root's write: half a record, no newline
+    line = json.dumps(dict(recs[0], root=702))
+    with open(log, "a") as f:
+        f.write(line[: len(line) // 2])
+    simulated = []
+    real = cal.judge_roots
+
+    def spy(check, roots, **kw):
+        roots = list(roots)
+        simulated.extend(roots)
+        return real(check, roots, **kw)
+
+    monkeypatch.setattr(cal, "judge_roots", spy)
+    resumed = calibrate_check(check, roots=5, first_root=700, log=log)
+    assert simulated == [702, 703, 704]
+    assert resumed == whole
+    # everything recorded now: a third run simulates nothing, and a second writer's duplicate line counts once
+    with open(log, "a") as f:
+        f.write(json.dumps(recs[0]) + "\n")
+    simulated.clear()
+    assert calibrate_check(check, roots=5, first_root=700, log=log) == whole and simulated == []
+    assert cal.read_log(log, {k: whole[k] for k in cal._SETTINGS}).keys() == set(range(700, 705))
+
+
+def test_log_of_other_settings_is_refused(tmp_path, capsys):
+    """A log written at another effect (or profile, seeds, precision) would mix two calibrations: one-line error,
+    exit 2, the log untouched."""
+    import json
+
+    from theory_lab.cli import main
+
+    log = tmp_path / "calib.jsonl"
+    calibrate_check(registry()["loops.gaussian-refit"], roots=1, first_root=700, log=log)
+    before = log.read_bytes()
+    rc = main(["calibrate", "loops.gaussian-refit", "--roots", "2", "--first-root", "700", "--effect", "0.3",
+               "--log", str(log), "--json"])
+    err = capsys.readouterr().err
+    assert rc == 2 and log.read_bytes() == before
+    assert len(err.strip().splitlines()) == 1 and "min_effect" in err and str(log) in err
+    # the same settings resume: one root from the log, one new
+    rc = main(["calibrate", "loops.gaussian-refit", "--roots", "2", "--first-root", "700", "--log", str(log),
+               "--json"])
+    (res,) = json.loads(capsys.readouterr().out)
+    assert rc in (0, 1) and res["roots"] == 2 and len([x for x in log.read_text().split("\n") if x]) == 2

@@ -15,15 +15,18 @@ programs are reused across root seeds (the root is a traced value), so R runs co
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from theory_lab.claims import Check, resolve_params, sim_dtype, warn_if_unchosen_float32
+from theory_lab.claims import BadInput, Check, resolve_params, sim_dtype, warn_if_unchosen_float32
 from theory_lab.rules import Agree, Verdict, combine
 
-__all__ = ["calibrate_check", "judge_roots", "JudgedRoot", "merge_results", "wilson_interval", "markdown_table"]
+__all__ = ["calibrate_check", "judge_roots", "JudgedRoot", "merge_results", "read_log", "wilson_interval",
+           "markdown_table"]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -94,44 +97,124 @@ def judge_roots(check: Check, roots: Iterable[int], *, profile: str = "quick", e
 
 def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", first_root: int = 10_000,
                     effect: float | None = None, seeds: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                    progress: Callable[[int, int], None] | None = None,
+                    log: str | os.PathLike | None = None) -> dict[str, Any]:
     """False-FAIL rate and power of ``check`` over ``roots`` independent simulations of ``profile``.
 
     Returns a dict with counts, rates, Wilson 95% intervals and whether the targets (false-FAIL <= 2%, power >= 90%)
     are met; ``None`` rates when the check has no agreement rule.
+
+    With ``log``, each root's verdicts are appended to that file (one JSON line, written and fsynced before the next
+    root starts) and roots already recorded there with the same settings are not simulated again: a run killed at
+    any moment loses at most the root in progress, and its resumption counts exactly what an uninterrupted run
+    counts (the counts are made from the records in both cases). See :func:`read_log` for what is trusted.
     """
     effect = effect if effect is not None else check.min_effect
     n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
-    false_fail = detect = inconclusive = decided = unperturbed = 0
-    groups: dict[str, dict[str, int]] = {}
-    judged = judge_roots(check, range(first_root, first_root + roots), profile=profile, effect=effect, seeds=n_seeds)
-    for k, jr in enumerate(judged):
-        if not jr.true:
+    # The precision is part of the result: a process without JAX's x64 simulates in float32, other numbers.
+    settings = {"check": check.id, "profile": profile, "seeds": n_seeds, "min_effect": effect,
+                "precision": np.dtype(sim_dtype()).name}
+    wanted = range(first_root, first_root + roots)
+    done = read_log(log, settings) if log is not None else {}
+    records = {r: done[r] for r in wanted if r in done}
+    # A recorded root of a check with no agreement rule already shows there is nothing to calibrate.
+    todo = [] if any(not rec["true"] for rec in records.values()) else [r for r in wanted if r not in records]
+    if progress is not None and records:
+        progress(len(records), roots)
+    for jr in judge_roots(check, todo, profile=profile, effect=effect, seeds=n_seeds):
+        rec = _root_record(jr, settings)
+        if log is not None:
+            _append_record(log, rec)
+        records[jr.root] = rec
+        if not rec["true"]:  # no agreement rule: nothing to calibrate, one root shows it
             break
-        unperturbed = sum(r.theory == 0.0 and r.scale is None
-                          for e in jr.evidence if isinstance(e.rule, Agree) for r in e.rows)
-        v_true, v_wrong = combine(list(jr.true.values())), combine(list(jr.perturbed.values()))
-        decided += 1
+        if progress is not None:
+            progress(len(records), roots)
+    out = {**settings, "first_root": first_root, **_count([records[r] for r in wanted if r in records])}
+    if not out["roots"]:
+        out.update(false_fail_rate=None, power=None, meets_targets=None)
+    return out
+
+
+def _root_record(jr: JudgedRoot, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """One root's verdicts as a JSON-ready record (what the counts, and a resumed run, are made from)."""
+    unperturbed = sum(r.theory == 0.0 and r.scale is None
+                      for e in jr.evidence if isinstance(e.rule, Agree) for r in e.rows)
+    return {**settings, "root": jr.root, "true": {k: str(v) for k, v in jr.true.items()},
+            "perturbed": {k: str(v) for k, v in jr.perturbed.items()}, "unperturbed_rows": unperturbed}
+
+
+def _count(records: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts, rates and the targets' verdict from per-root records, in root order."""
+    decided = [r for r in records if r["true"]]
+    out: dict[str, Any] = {"roots": len(decided)}
+    if not decided:
+        return out
+    groups: dict[str, dict[str, int]] = {}
+    false_fail = detect = inconclusive = 0
+    for r in decided:
+        v_true = combine([Verdict(v) for v in r["true"].values()])
+        v_wrong = combine([Verdict(v) for v in r["perturbed"].values()])
         false_fail += v_true is Verdict.FAIL
         inconclusive += v_true is Verdict.INCONCLUSIVE
         detect += v_wrong is Verdict.FAIL
-        for name in jr.true:
+        for name in r["true"]:
             g = groups.setdefault(name, {"false_fails": 0, "detections": 0})
-            g["false_fails"] += jr.true[name] is Verdict.FAIL
-            g["detections"] += jr.perturbed[name] is Verdict.FAIL
-        if progress is not None:
-            progress(k + 1, roots)
-    # The precision is part of the result: a process without JAX's x64 simulates in float32, other numbers.
-    out: dict[str, Any] = {"check": check.id, "profile": profile, "roots": decided, "seeds": n_seeds,
-                           "min_effect": effect, "first_root": first_root,
-                           "precision": np.dtype(sim_dtype()).name}
-    if decided == 0:
-        out.update(false_fail_rate=None, power=None, meets_targets=None)
-        return out
-    out.update(groups=groups, unperturbed_rows=unperturbed, false_fails=false_fail, inconclusive=inconclusive,
-               detections=detect)
+            g["false_fails"] += r["true"][name] == "FAIL"
+            g["detections"] += r["perturbed"][name] == "FAIL"
+    out.update(groups=groups, unperturbed_rows=decided[-1]["unperturbed_rows"], false_fails=false_fail,
+               inconclusive=inconclusive, detections=detect)
     _finish(out)
     return out
+
+
+_SETTINGS = ("check", "profile", "seeds", "min_effect", "precision")
+
+
+def read_log(path: str | os.PathLike, settings: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """The records of ``path`` (a calibration log) for ``settings``' check, by root; {} if there is no file.
+
+    Only whole, well-formed lines count: a line cut by a kill mid-write (or otherwise unreadable) is skipped, so its
+    root is simulated again, never read as a result. A root recorded twice (two processes sharing the log) counts
+    once; both records come from the same key, hence the same simulation. Records of the same check made with other
+    settings (profile, seeds, effect, precision) make the log ambiguous: :class:`BadInput`, rather than a silent mix.
+    Records of other checks are left alone (one log may serve several checks).
+    """
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().split(b"\n")
+    except FileNotFoundError:
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            ok = (isinstance(rec, dict) and all(k in rec for k in (*_SETTINGS, "unperturbed_rows"))
+                  and isinstance(rec.get("root"), int) and isinstance(rec.get("true"), dict)
+                  and isinstance(rec.get("perturbed"), dict))
+        except ValueError:  # empty, torn or corrupt line
+            ok = False
+        if not ok or rec["check"] != settings["check"]:
+            continue
+        if any(rec[k] != settings[k] for k in _SETTINGS):
+            diff = ", ".join(f"{k} {rec[k]!r} (this run: {settings[k]!r})" for k in _SETTINGS
+                             if rec[k] != settings[k])
+            raise BadInput(f"calibration log {os.fspath(path)} has records of {settings['check']} with {diff}; "
+                           "use another --log file")
+        out.setdefault(rec["root"], rec)
+    return out
+
+
+def _append_record(path: str | os.PathLike, rec: Mapping[str, Any]) -> None:
+    """Append one record as a single write to an O_APPEND file, then fsync: concurrent appenders never interleave
+    inside a line, and a record on disk is a finished root. The leading newline ends a line a kill may have torn."""
+    data = ("\n" + json.dumps(rec, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _finish(out: dict[str, Any]) -> None:

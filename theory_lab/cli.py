@@ -288,15 +288,20 @@ def report_cmd(out: str, profile: str | None, open_page: bool) -> int:
               help="Root seed of the first simulation (roots FIRST_ROOT .. FIRST_ROOT+ROOTS-1). Parts of one "
                    "calibration with disjoint ranges can run in separate processes and be pooled by "
                    "bench/calibration_doc.py.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Append each root's verdicts to this file (JSON lines) as it finishes, and skip the roots "
+                   "already recorded there: a killed run, started again with the same --log, resumes where it "
+                   "stopped and counts exactly what an uninterrupted run would.")
 @click.option("--json", "as_json", is_flag=True)
 def calibrate_cmd(ids: tuple[str, ...], roots: int, effect: float | None, write_path: str | None,
-                  first_root: int, as_json: bool) -> int:
+                  first_root: int, log_path: str | None, as_json: bool) -> int:
     """False-FAIL rate and power of the agreement checks, from ROOTS independent quick-profile simulations.
 
     \b
     Examples:
       theory-lab calibrate rmt.bbp --roots 100 --json > bbp.json
       theory-lab calibrate icl.lsa-is-gd --roots 50 --first-root 10050 --json > part2.json
+      theory-lab calibrate icl.lsa-multilayer --log lsa-multilayer.jsonl --json > lm.json   # rerun to resume
     """
     from rich.progress import Progress
 
@@ -317,7 +322,7 @@ def calibrate_cmd(ids: tuple[str, ...], roots: int, effect: float | None, write_
                     click.echo(f"calibrate {cid}: {k}/{n} roots", err=True)
 
             results.append(calibrate_check(c, roots=roots, effect=effect, first_root=first_root,
-                                           progress=progress))
+                                           progress=progress, log=log_path))
     env = environment()
     device = f"{env['backend']} x{env['device_count']} ({env['python']}, jax {env['versions']['jax']})"
     import datetime as _dt
