@@ -149,3 +149,45 @@ def test_log_of_other_settings_is_refused(tmp_path, capsys):
                "--json"])
     (res,) = json.loads(capsys.readouterr().out)
     assert rc in (0, 1) and res["roots"] == 2 and len([x for x in log.read_text().split("\n") if x]) == 2
+
+
+def test_a_damaged_log_never_yields_a_record_that_was_not_written(tmp_path_factory):
+    """Whatever a kill or a bad disk leaves (the log cut at any byte, garbage spliced in), read_log returns only
+    records that were written whole, and never raises on damage."""
+    import json
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from theory_lab.calibrate import _SETTINGS, _append_record, read_log
+
+    settings_ = {"check": "x.y", "profile": "quick", "seeds": 4, "min_effect": 0.05, "precision": "float64"}
+    assert set(settings_) == set(_SETTINGS)
+    written = [dict(settings_, root=r, true={"g": "PASS"}, perturbed={"g": "FAIL"}, unperturbed_rows=0)
+               for r in range(3)]
+    src = tmp_path_factory.mktemp("log") / "whole.jsonl"
+    for rec in written:
+        _append_record(src, rec)
+    whole = src.read_bytes()
+    path = src.with_name("damaged.jsonl")
+
+    lines = whole.split(b"\n")
+
+    @settings(max_examples=300, deadline=None)
+    @given(cut=st.integers(0, len(whole)), junk=st.binary(max_size=40), at=st.integers(0, len(whole)),
+           replace=st.booleans())
+    def check(cut, junk, at, replace):
+        data = whole[:cut]
+        at = min(at, len(data))
+        # spliced in, or overwriting as many bytes (a changed digit keeps the line valid JSON: the checksum's case)
+        damaged = data[:at] + junk + data[at + (len(junk) if replace else 0):]
+        path.write_bytes(damaged)
+        got = read_log(path, settings_)
+        assert all(rec == written[root] for root, rec in got.items())
+        # a record is read only if its whole line survived
+        assert set(got) <= {json.loads(x)["root"] for x in lines if x and x in damaged.split(b"\n")}
+
+    check()
+    # the minimal damage a plain JSON check misses: one digit of a value
+    path.write_bytes(whole.replace(b'"root": 1', b'"root": 7'))
+    assert set(read_log(path, settings_)) == {0, 2}

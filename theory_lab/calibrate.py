@@ -15,6 +15,7 @@ programs are reused across root seeds (the root is a traced value), so R runs co
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -174,11 +175,12 @@ _SETTINGS = ("check", "profile", "seeds", "min_effect", "precision")
 def read_log(path: str | os.PathLike, settings: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     """The records of ``path`` (a calibration log) for ``settings``' check, by root; {} if there is no file.
 
-    Only whole, well-formed lines count: a line cut by a kill mid-write (or otherwise unreadable) is skipped, so its
-    root is simulated again, never read as a result. A root recorded twice (two processes sharing the log) counts
-    once; both records come from the same key, hence the same simulation. Records of the same check made with other
-    settings (profile, seeds, effect, precision) make the log ambiguous: :class:`BadInput`, rather than a silent mix.
-    Records of other checks are left alone (one log may serve several checks).
+    Only whole, well-formed lines whose checksum matches count: a line cut by a kill mid-write (or otherwise
+    damaged) is skipped, so its root is simulated again, never read as a result. A root recorded twice (two
+    processes sharing the log) counts once; both records come from the same key, hence the same simulation. Records
+    of the same check made with other settings (profile, seeds, effect, precision) make the log ambiguous:
+    :class:`BadInput`, rather than a silent mix. Records of other checks are left alone (one log may serve several
+    checks).
     """
     try:
         with open(path, "rb") as f:
@@ -189,7 +191,8 @@ def read_log(path: str | os.PathLike, settings: Mapping[str, Any]) -> dict[int, 
     for line in lines:
         try:
             rec = json.loads(line)
-            ok = (isinstance(rec, dict) and all(k in rec for k in (*_SETTINGS, "unperturbed_rows"))
+            ok = (isinstance(rec, dict) and rec.pop("sha256", None) == _digest(rec)
+                  and all(k in rec for k in (*_SETTINGS, "unperturbed_rows"))
                   and isinstance(rec.get("root"), int) and isinstance(rec.get("true"), dict)
                   and isinstance(rec.get("perturbed"), dict))
         except ValueError:  # empty, torn or corrupt line
@@ -205,10 +208,15 @@ def read_log(path: str | os.PathLike, settings: Mapping[str, Any]) -> dict[int, 
     return out
 
 
+def _digest(rec: Mapping[str, Any]) -> str:
+    """Checksum of a record's canonical JSON: damage that leaves a line valid JSON (a changed digit) is caught."""
+    return hashlib.sha256(json.dumps(rec, sort_keys=True).encode()).hexdigest()
+
+
 def _append_record(path: str | os.PathLike, rec: Mapping[str, Any]) -> None:
     """Append one record as a single write to an O_APPEND file, then fsync: concurrent appenders never interleave
     inside a line, and a record on disk is a finished root. The leading newline ends a line a kill may have torn."""
-    data = ("\n" + json.dumps(rec, sort_keys=True) + "\n").encode()
+    data = ("\n" + json.dumps({**rec, "sha256": _digest(rec)}, sort_keys=True) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         os.write(fd, data)
