@@ -139,8 +139,9 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
 
 def _root_record(jr: JudgedRoot, settings: Mapping[str, Any]) -> dict[str, Any]:
     """One root's verdicts as a JSON-ready record (what the counts, and a resumed run, are made from)."""
-    unperturbed = sum(r.theory == 0.0 and r.scale is None
-                      for e in jr.evidence if isinstance(e.rule, Agree) for r in e.rows)
+    # int(): rows' theories are often NumPy scalars, whose comparisons sum to an np.int64 that JSON refuses
+    unperturbed = int(sum(r.theory == 0.0 and r.scale is None
+                          for e in jr.evidence if isinstance(e.rule, Agree) for r in e.rows))
     return {**settings, "root": jr.root, "true": {k: str(v) for k, v in jr.true.items()},
             "perturbed": {k: str(v) for k, v in jr.perturbed.items()}, "unperturbed_rows": unperturbed}
 
