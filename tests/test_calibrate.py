@@ -121,6 +121,7 @@ def test_log_resumes_a_killed_calibration_with_the_uninterrupted_counts(tmp_path
     resumed = calibrate_check(check, roots=5, first_root=700, log=log)
     assert simulated == [702, 703, 704]
     assert resumed == whole
+    assert list(resumed["groups"]) == list(whole["groups"])  # the check's group order, from the log too
     # everything recorded now: a third run simulates nothing, and a second writer's duplicate line counts once
     with open(log, "a") as f:
         f.write(json.dumps(recs[0]) + "\n")

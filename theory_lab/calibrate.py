@@ -217,7 +217,8 @@ def _digest(rec: Mapping[str, Any]) -> str:
 def _append_record(path: str | os.PathLike, rec: Mapping[str, Any]) -> None:
     """Append one record as a single write to an O_APPEND file, then fsync: concurrent appenders never interleave
     inside a line, and a record on disk is a finished root. The leading newline ends a line a kill may have torn."""
-    data = ("\n" + json.dumps({**rec, "sha256": _digest(rec)}, sort_keys=True) + "\n").encode()
+    # Key order kept (the digest sorts its own copy): a resumed run lists evidence groups in the check's order.
+    data = ("\n" + json.dumps({**rec, "sha256": _digest(rec)}) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         os.write(fd, data)
