@@ -44,21 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     from theory_lab.cli import _configure_jax
 
     _configure_jax("float64")
-    from theory_lab.calibrate import judge_roots
+    from theory_lab.calibrate import calibration_settings, judge_roots, root_record
     from theory_lab.claims import get_check
     from theory_lab.rules import Agree, Verdict
 
     check = get_check(args.check)
+    settings = calibration_settings(check, profile=args.profile)
     roots = ([int(r) for r in args.root_list.split(",")] if args.root_list
              else range(args.first_root, args.first_root + args.roots))
     t0 = time.perf_counter()
     for jr in judge_roots(check, roots, profile=args.profile):
         agree = [e for e in jr.evidence if isinstance(e.rule, Agree)]
-        record = {"root": jr.root, "hash": sweep_hash(jr.sweep.data),
-                  "true": {k: v.name for k, v in jr.true.items()},
+        record = {**root_record(jr, settings), "hash": sweep_hash(jr.sweep.data),
                   "false_fail_summaries": {e.name: e.rule.evaluate(e.rows).summary for e in agree
                                            if jr.true[e.name] is Verdict.FAIL},
-                  "perturbed": {k: v.name for k, v in jr.perturbed.items()},
                   "seconds": round(time.perf_counter() - t0, 1)}
         if args.rows:
             record["z"] = {e.name: {r.name(): round((r.mean - r.theory) / r.se, 3) if r.se > 0 else None

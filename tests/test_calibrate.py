@@ -199,7 +199,7 @@ def test_a_root_record_is_plain_json_whatever_the_rows_hold(tmp_path):
     record must still serialise (it once raised TypeError on an np.int64 count)."""
     import numpy as np
 
-    from theory_lab.calibrate import JudgedRoot, _SETTINGS, _append_record, _root_record, read_log
+    from theory_lab.calibrate import JudgedRoot, _SETTINGS, _append_record, read_log, root_record
     from theory_lab.claims import Evidence
     from theory_lab.rules import Agree, Row, Verdict
 
@@ -207,7 +207,7 @@ def test_a_root_record_is_plain_json_whatever_the_rows_hold(tmp_path):
             Row({"k": 2}, np.float64(1.0), np.float64(1.01), np.float64(0.1))]
     jr = JudgedRoot(7, None, [Evidence("g", Agree(), rows)], {"g": Verdict.PASS}, {"g": Verdict.FAIL})
     settings = {"check": "x.y", "profile": "quick", "seeds": 4, "min_effect": 0.05, "precision": "float64"}
-    rec = _root_record(jr, settings)
+    rec = root_record(jr, settings)
     assert rec["unperturbed_rows"] == 1 and type(rec["unperturbed_rows"]) is int
     _append_record(tmp_path / "log.jsonl", rec)
     assert read_log(tmp_path / "log.jsonl", {k: settings[k] for k in _SETTINGS}) == {7: rec}

@@ -26,8 +26,8 @@ import numpy as np
 from theory_lab.claims import BadInput, Check, resolve_params, sim_dtype, warn_if_unchosen_float32
 from theory_lab.rules import Agree, Verdict, combine
 
-__all__ = ["calibrate_check", "judge_roots", "JudgedRoot", "merge_results", "read_log", "wilson_interval",
-           "markdown_table"]
+__all__ = ["calibrate_check", "calibration_settings", "judge_roots", "JudgedRoot", "merge_results", "read_log",
+           "root_record", "wilson_interval", "markdown_table"]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -86,8 +86,8 @@ def judge_roots(check: Check, roots: Iterable[int], *, profile: str = "quick", e
     from theory_lab.sweep import run_sweep
 
     p = resolve_params(check, profile, {})
-    effect = effect if effect is not None else check.min_effect
-    n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
+    settings = calibration_settings(check, profile=profile, effect=effect, seeds=seeds)
+    effect, n_seeds = settings["min_effect"], settings["seeds"]
     warn_if_unchosen_float32(check)
     grid = check.grid(p)
     for root in roots:
@@ -110,11 +110,7 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
     any moment loses at most the root in progress, and its resumption counts exactly what an uninterrupted run
     counts (the counts are made from the records in both cases). See :func:`read_log` for what is trusted.
     """
-    effect = effect if effect is not None else check.min_effect
-    n_seeds = seeds if seeds is not None else check.profiles[profile].seeds
-    # The precision is part of the result: a process without JAX's x64 simulates in float32, other numbers.
-    settings = {"check": check.id, "profile": profile, "seeds": n_seeds, "min_effect": effect,
-                "precision": np.dtype(sim_dtype()).name}
+    settings = calibration_settings(check, profile=profile, effect=effect, seeds=seeds)
     wanted = range(first_root, first_root + roots)
     done = read_log(log, settings) if log is not None else {}
     records = {r: done[r] for r in wanted if r in done}
@@ -122,8 +118,8 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
     todo = [] if any(not rec["true"] for rec in records.values()) else [r for r in wanted if r not in records]
     if progress is not None and records:
         progress(len(records), roots)
-    for jr in judge_roots(check, todo, profile=profile, effect=effect, seeds=n_seeds):
-        rec = _root_record(jr, settings)
+    for jr in judge_roots(check, todo, profile=profile, effect=settings["min_effect"], seeds=settings["seeds"]):
+        rec = root_record(jr, settings)
         if log is not None:
             _append_record(log, rec)
         records[jr.root] = rec
@@ -137,8 +133,20 @@ def calibrate_check(check: Check, *, roots: int = 100, profile: str = "quick", f
     return out
 
 
-def _root_record(jr: JudgedRoot, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """One root's verdicts as a JSON-ready record (what the counts, and a resumed run, are made from)."""
+def calibration_settings(check: Check, *, profile: str = "quick", effect: float | None = None,
+                         seeds: int | None = None) -> dict[str, Any]:
+    """What makes two calibrations of ``check`` the same experiment: profile, seeds, effect (defaults: the profile's
+    seeds, the check's ``min_effect``) and the simulation precision (a process without JAX's x64 simulates in
+    float32, other numbers)."""
+    return {"check": check.id, "profile": profile,
+            "seeds": seeds if seeds is not None else check.profiles[profile].seeds,
+            "min_effect": effect if effect is not None else check.min_effect,
+            "precision": np.dtype(sim_dtype()).name}
+
+
+def root_record(jr: JudgedRoot, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """One root's verdicts as a JSON-ready record (what the counts, a resumed run and bench/calibration_roots.py's
+    lines are made from)."""
     # int(): rows' theories are often NumPy scalars, whose comparisons sum to an np.int64 that JSON refuses
     unperturbed = int(sum(r.theory == 0.0 and r.scale is None
                           for e in jr.evidence if isinstance(e.rule, Agree) for r in e.rows))
